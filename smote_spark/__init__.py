@@ -1,0 +1,22 @@
+"""smote_spark: SMOTE (synthetic minority oversampling) for Spark DataFrames."""
+
+from smote_spark.errors import (
+    ColumnTypeError,
+    InvalidColumnError,
+    InvalidDataError,
+    InvalidParameterError,
+    SmoteError,
+)
+from smote_spark.oversample import SmoteResult, oversample
+from smote_spark.settings import SmoteSettings
+
+__all__ = [
+    "ColumnTypeError",
+    "InvalidColumnError",
+    "InvalidDataError",
+    "InvalidParameterError",
+    "SmoteError",
+    "SmoteResult",
+    "SmoteSettings",
+    "oversample",
+]

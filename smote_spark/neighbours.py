@@ -1,0 +1,251 @@
+"""Nearest neighbours within the class being oversampled: exact, and bucketed (LSH).
+
+Both modes end in the same numpy kernel, `nearest_neighbours`, which compares a set of
+rows with each other exactly. Exact mode runs it over the whole class; LSH mode runs it
+inside buckets of BucketedRandomProjectionLSH and merges the lists of several tables.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from pyspark.ml.feature import BucketedRandomProjectionLSH, VectorAssembler
+from pyspark.ml.functions import vector_to_array
+from pyspark.sql import DataFrame, Window
+from pyspark.sql import functions as F
+
+# Bounds the float64 distance block held at once: rows x candidates.
+_BLOCK_CELLS = 4_000_000
+# Rows a bucket is aimed at when the bucket length is derived from the data.
+_TARGET_BUCKET_FRACTION = 0.25
+
+NEIGHBOURS_SCHEMA = "key long, neighbours array<long>, distances array<double>"
+
+
+def feature_names(d: int) -> list[str]:
+    """Internal names of the double-typed feature columns (safe for any input name)."""
+    return [f"_f{i}" for i in range(d)]
+
+
+def nearest_neighbours(
+    points: np.ndarray, keys: np.ndarray, k: int, queries: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Exact k nearest neighbours of rows among ``points``, never a row itself.
+
+    Parameters
+    ----------
+    points : ndarray of float64, shape (n, d)
+        The rows to search; ``keys`` must be sorted ascending and unique.
+    keys : ndarray of int64, shape (n,)
+        A stable key per row; equal distances are ordered by key.
+    k : int
+        Neighbours wanted; rows get ``min(k, n - 1)``.
+    queries : ndarray of int, optional
+        Positions in ``points`` of the rows whose neighbours are wanted (default: all).
+
+    Returns
+    -------
+    positions : ndarray of int64, shape (q, min(k, n - 1))
+        Positions in ``points`` of each query's neighbours, nearest first.
+    distances : ndarray of float64, same shape
+        Euclidean distances, computed directly from the differences, so the same pair
+        gets the same distance whichever block it was found in.
+    """
+    n = len(points)
+    queries = np.arange(n) if queries is None else np.asarray(queries)
+    kept = min(k, n - 1)
+    if kept <= 0:
+        return np.empty((len(queries), 0), np.int64), np.empty((len(queries), 0))
+    # Candidates from the fast (|a|^2 + |b|^2 - 2ab) form, then re-ranked exactly; the
+    # margin absorbs its rounding. Centring keeps that rounding small.
+    centred = points - points.mean(axis=0)
+    squares = np.einsum("ij,ij->i", centred, centred)
+    wanted = min(n - 1, 2 * kept + 2)
+    block = max(1, _BLOCK_CELLS // n)
+    positions = np.empty((len(queries), kept), np.int64)
+    distances = np.empty((len(queries), kept))
+    for start in range(0, len(queries), block):
+        rows = queries[start : start + block]
+        d2 = squares[rows, None] + squares[None, :] - 2.0 * (centred[rows] @ centred.T)
+        d2[np.arange(len(rows)), rows] = np.inf
+        if wanted < n - 1:
+            candidates = np.argpartition(d2, wanted - 1, axis=1)[:, :wanted]
+        else:
+            candidates = np.argsort(d2, axis=1)[:, : n - 1]
+        exact = np.sqrt(((points[candidates] - points[rows, None, :]) ** 2).sum(axis=2))
+        order = np.lexsort((keys[candidates], exact), axis=1)[:, :kept]
+        positions[start : start + block] = np.take_along_axis(candidates, order, axis=1)
+        distances[start : start + block] = np.take_along_axis(exact, order, axis=1)
+    return positions, distances
+
+
+# --------------------------------------------------------------------------- LSH
+
+
+@dataclass(frozen=True)
+class BucketPlan:
+    """How LSH buckets are made: ``tables`` tables of ``hashes_per_table`` projections."""
+
+    bucket_length: float
+    tables: int
+    hashes_per_table: int
+    max_bucket_size: int
+
+
+def plan_buckets(
+    n: int, spread: float, tables: int, max_bucket_size: int, bucket_length: float | None
+) -> BucketPlan:
+    """Choose bucket width and projections per bucket from the class size and spread.
+
+    ``spread`` is the typical standard deviation of the class along a random direction,
+    sqrt(mean feature variance). A bucket of ``m`` projections of width ``w`` holds about
+    ``n * (w / (spread * sqrt(2 pi)))**m`` rows near the centre of the class; ``w`` is
+    chosen to aim that at a quarter of ``max_bucket_size``, with the fewest projections
+    that keep ``w`` at least a tenth of the spread.
+    """
+    target = max(2.0, _TARGET_BUCKET_FRACTION * max_bucket_size)
+    ratio = min(1.0, target / max(n, 1))
+    scale = max(spread, 1e-12) * math.sqrt(2.0 * math.pi)
+    m = 1
+    while m < 4 and scale * ratio ** (1.0 / m) < 0.1 * spread:
+        m += 1
+    width = bucket_length if bucket_length is not None else scale * ratio ** (1.0 / m)
+    return BucketPlan(width, tables, m, max_bucket_size)
+
+
+def lsh_candidates(minority: DataFrame, d: int, k: int, plan: BucketPlan, seed: int) -> DataFrame:
+    """Candidate neighbour lists from every LSH table, merged to each row's k best.
+
+    ``minority`` has ``key`` and the double columns of `feature_names`. Returns
+    `NEIGHBOURS_SCHEMA` rows; a row whose buckets held fewer than k other rows gets a
+    shorter list (see `fill_short_lists`).
+    """
+    names = feature_names(d)
+    hashed = _hash(minority, names, plan, seed)
+    members = _bucket_members(hashed, names, plan, seed)
+    found = members.groupBy("table", "bucket", "chunk").applyInPandas(
+        _bucket_search(names, k), NEIGHBOURS_SCHEMA
+    )
+    pairs = found.select(
+        "key", F.explode(F.arrays_zip("distances", "neighbours")).alias("pair")
+    ).distinct()
+    ranked = pairs.groupBy("key").agg(
+        F.slice(F.array_sort(F.collect_list("pair")), 1, k).alias("best")
+    )
+    return ranked.select(
+        "key",
+        F.col("best.neighbours").alias("neighbours"),
+        F.col("best.distances").alias("distances"),
+    )
+
+
+def _hash(minority: DataFrame, names: list[str], plan: BucketPlan, seed: int) -> DataFrame:
+    assembled = VectorAssembler(inputCols=names, outputCol="_vector").transform(minority)
+    lsh = BucketedRandomProjectionLSH(
+        inputCol="_vector",
+        outputCol="_hashes",
+        bucketLength=plan.bucket_length,
+        numHashTables=plan.tables * plan.hashes_per_table,
+        seed=seed,
+    )
+    return lsh.fit(assembled).transform(assembled).drop("_vector")
+
+
+def _bucket_members(hashed: DataFrame, names: list[str], plan: BucketPlan, seed: int) -> DataFrame:
+    """One row per (row, table): its bucket, and its chunk when the bucket is too big.
+
+    An oversized bucket is cut into even chunks along a further random direction, so
+    its pieces stay local and no comparison grows with the square of a bucket.
+    """
+    m = plan.hashes_per_table
+    rng = np.random.default_rng([seed, 0x6C7368])
+    directions = rng.standard_normal((plan.tables, len(names)))
+    per_table = []
+    for t in range(plan.tables):
+        hashes = [vector_to_array(F.col("_hashes")[t * m + j])[0] for j in range(m)]
+        projection = sum(
+            (F.col(name) * float(w) for name, w in zip(names, directions[t], strict=True)),
+            F.lit(0.0),
+        )
+        per_table.append(
+            F.struct(
+                F.lit(t).alias("table"),
+                F.xxhash64(*hashes).alias("bucket"),
+                projection.alias("projection"),
+            )
+        )
+    exploded = hashed.select("key", *names, F.explode(F.array(*per_table)).alias("h")).select(
+        "key", *names, "h.table", "h.bucket", "h.projection"
+    )
+    bucket = Window.partitionBy("table", "bucket")
+    size = F.count(F.lit(1)).over(bucket)
+    rank = F.row_number().over(bucket.orderBy("projection", "key")) - 1
+    chunks = F.ceil(size / F.lit(plan.max_bucket_size))
+    return exploded.withColumn(
+        "chunk", F.when(size > plan.max_bucket_size, F.floor(rank * chunks / size)).otherwise(0)
+    ).drop("projection")
+
+
+def _bucket_search(names: list[str], k: int):  # type: ignore[no-untyped-def]
+    def search(group: pd.DataFrame) -> pd.DataFrame:
+        group = group.sort_values("key", kind="stable")
+        keys = group["key"].to_numpy(np.int64)
+        positions, distances = nearest_neighbours(group[names].to_numpy(np.float64), keys, k)
+        return pd.DataFrame(
+            {"key": keys, "neighbours": list(keys[positions]), "distances": list(distances)}
+        )
+
+    return search
+
+
+def fill_short_lists(
+    candidates: DataFrame, minority: DataFrame, d: int, k: int, sample_rows: int
+) -> tuple[DataFrame, int]:
+    """Give rows with fewer than k candidates the nearest rows of a fixed sample as well.
+
+    The sample is the ``sample_rows`` rows of smallest key (keys are seeded hashes, so
+    this is a seeded random sample), collected once. Returns the completed lists and the
+    number of rows that needed the fallback.
+    """
+    short = candidates.filter(F.size("neighbours") < k)
+    count = short.count()
+    if count == 0:
+        return candidates, 0
+    names = feature_names(d)
+    sample = minority.orderBy("key").limit(sample_rows).toPandas()
+    sample_keys = sample["key"].to_numpy(np.int64)
+    sample_points = sample[names].to_numpy(np.float64)
+
+    def complete(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+        for batch in batches:
+            yield _complete_batch(batch, names, sample_keys, sample_points, k)
+
+    completed = short.join(minority, "key").mapInPandas(complete, NEIGHBOURS_SCHEMA)
+    kept = candidates.filter(F.size("neighbours") >= k)
+    return kept.unionByName(completed), count
+
+
+def _complete_batch(
+    batch: pd.DataFrame, names: list[str], sample_keys: np.ndarray, sample: np.ndarray, k: int
+) -> pd.DataFrame:
+    out_neighbours, out_distances = [], []
+    points = batch[names].to_numpy(np.float64)
+    for point, key, own, own_dist in zip(
+        points, batch["key"], batch["neighbours"], batch["distances"], strict=True
+    ):
+        distances = np.sqrt(((sample - point) ** 2).sum(axis=1))
+        pool = dict(zip(np.asarray(own, np.int64), np.asarray(own_dist), strict=True))
+        for other, dist in zip(sample_keys, distances, strict=True):
+            if other != key:
+                pool.setdefault(int(other), float(dist))
+        best = sorted(pool.items(), key=lambda item: (item[1], item[0]))[:k]
+        out_neighbours.append([int(other) for other, _ in best])
+        out_distances.append([float(dist) for _, dist in best])
+    return pd.DataFrame(
+        {"key": batch["key"].to_numpy(np.int64), "neighbours": out_neighbours,
+         "distances": out_distances}
+    )
