@@ -9,8 +9,10 @@ from smote_spark.errors import (
 )
 from smote_spark.oversample import SmoteResult, oversample
 from smote_spark.settings import SmoteSettings
+from smote_spark.stage import SMOTE
 
 __all__ = [
+    "SMOTE",
     "ColumnTypeError",
     "InvalidColumnError",
     "InvalidDataError",

@@ -209,6 +209,16 @@ FLAG_KEYS: dict[str, tuple[str, str]] = {
 }
 
 
+# The keys without a default, and the flag that can give each (a whole missing section
+# needs its path first).
+REQUIRED_FLAGS: dict[tuple[str, ...], str] = {
+    ("input",): "--input",
+    ("input", "path"): "--input",
+    ("output",): "--output",
+    ("output", "path"): "--output",
+}
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The command line: ``--config`` plus one flag per overridable config key.
 
@@ -335,9 +345,7 @@ def _describe_config_error(exc: ValidationError) -> str:
         for error in exc.errors()
         if error["type"] == "missing"
     }
-    flags = [
-        "--" + dest.replace("_", "-") for dest, key in FLAG_KEYS.items() if tuple(key) in missing
-    ]
+    flags = [flag for loc, flag in REQUIRED_FLAGS.items() if loc in missing]
     if flags:
         message += f" Set it in the config file or with {', '.join(flags)}."
     return message

@@ -246,6 +246,9 @@ def _complete_batch(
         out_neighbours.append([int(other) for other, _ in best])
         out_distances.append([float(dist) for _, dist in best])
     return pd.DataFrame(
-        {"key": batch["key"].to_numpy(np.int64), "neighbours": out_neighbours,
-         "distances": out_distances}
+        {
+            "key": batch["key"].to_numpy(np.int64),
+            "neighbours": out_neighbours,
+            "distances": out_distances,
+        }
     )

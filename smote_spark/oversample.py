@@ -182,7 +182,11 @@ def _children_per_row(plan: ClassPlan, keys: np.ndarray) -> np.ndarray:
 
 
 def _exact_synthetic(
-    spark: SparkSession, minority: DataFrame, features: list[Feature], plan: ClassPlan, k: int,
+    spark: SparkSession,
+    minority: DataFrame,
+    features: list[Feature],
+    plan: ClassPlan,
+    k: int,
     seed: int,
 ) -> DataFrame:
     """Collect the (bounded) class matrix and make the synthetic rows in tasks."""
@@ -229,11 +233,15 @@ def _lsh_synthetic(
         *(F.var_pop(n).alias(f"var{i}") for i, n in enumerate(names)),
     ).first()
     assert stats is not None
-    check_bad_values({f.name: int(stats[f"bad{i}"]) for i, f in enumerate(features)},
-                     plan.minority_label)
+    check_bad_values(
+        {f.name: int(stats[f"bad{i}"]) for i, f in enumerate(features)}, plan.minority_label
+    )
     spread = math.sqrt(sum(float(stats[f"var{i}"] or 0.0) for i in range(d)) / d)
     buckets = plan_buckets(
-        plan.minority_rows, spread, settings.num_hash_tables, settings.max_bucket_size,
+        plan.minority_rows,
+        spread,
+        settings.num_hash_tables,
+        settings.max_bucket_size,
         settings.bucket_length,
     )
     log.info("LSH buckets: %s", buckets)
@@ -244,8 +252,11 @@ def _lsh_synthetic(
         candidates, minority, d, settings.k, max(settings.max_bucket_size, settings.k + 1)
     )
     if fallback:
-        log.warning("%d rows had fewer than k=%d LSH candidates; completed from a sample",
-                    fallback, settings.k)
+        log.warning(
+            "%d rows had fewer than k=%d LSH candidates; completed from a sample",
+            fallback,
+            settings.k,
+        )
     clock.lap("neighbours")
 
     threshold = _extra_threshold(minority, plan)
@@ -255,10 +266,13 @@ def _lsh_synthetic(
     draws = neighbours.select("key", "neighbours", children.alias("children")).mapInPandas(
         _draw(seed), "key long, neighbour long, gap double"
     )
-    other = minority.select(F.col("key").alias("neighbour"),
-                            *(F.col(n).alias(f"_n{i}") for i, n in enumerate(names)))
+    other = minority.select(
+        F.col("key").alias("neighbour"), *(F.col(n).alias(f"_n{i}") for i, n in enumerate(names))
+    )
     joined = draws.join(minority, "key").join(other, "neighbour")
-    synthetic = joined.mapInPandas(_interpolate_rows(names), ", ".join(f"{n} double" for n in names))
+    synthetic = joined.mapInPandas(
+        _interpolate_rows(names), ", ".join(f"{n} double" for n in names)
+    )
     info = {"fallback_rows": fallback, "buckets": buckets.__dict__}
     return synthetic, info
 
@@ -272,9 +286,13 @@ def _bad(name: str) -> Column:
 def _extra_threshold(minority: DataFrame, plan: ClassPlan) -> int | None:
     if plan.extra_children == 0:
         return None
-    row = minority.select("key").orderBy("key").limit(plan.extra_children).agg(
-        F.max("key").alias("last")
-    ).first()
+    row = (
+        minority.select("key")
+        .orderBy("key")
+        .limit(plan.extra_children)
+        .agg(F.max("key").alias("last"))
+        .first()
+    )
     assert row is not None
     return int(row["last"])
 

@@ -16,49 +16,49 @@ LabelValue = bool | int | float | str
 class SmoteSettings(BaseModel):
     """Every parameter of a SMOTE run, with its one default and its rule.
 
-    Parameters
-    ----------
-    label_col : str
-        Name of the class label column.
-    input_cols : list of str or None
-        Feature columns. ``None`` means every column but the label.
-    percentage : float
-        SMOTE percentage P: adds ``round(n_minority * P / 100)`` synthetic rows.
-    k : int
-        Number of nearest neighbours (same class) a new row may be drawn towards.
-    seed : int or None
-        Seed of every random choice. ``None`` draws one, which is logged and reported.
-    minority_label : bool, int, float, str or None
-        The class to oversample. ``None`` picks the class with the fewest rows.
-    neighbour_mode : {"auto", "exact", "lsh"}
-        How neighbours are found; ``auto`` chooses ``exact`` for classes of at most
-        ``exact_max_rows`` rows.
-    bucket_length : float or None
-        Width of a random-projection bucket in LSH mode; ``None`` derives it from the data.
-    num_hash_tables : int
-        Independent LSH tables; each gives every row one candidate bucket.
-    max_bucket_size : int
-        Largest number of rows compared inside one bucket; larger buckets are split.
-    exact_max_rows : int
-        Largest class that ``auto`` searches exactly.
-    synthetic_col : str or None
-        If set, a boolean column of this name marks synthetic rows (true) and input rows.
+    Each field's description (below) is also the doc of the matching Param of `SMOTE`.
+    Build with `SmoteSettings.build`, which raises `InvalidParameterError`.
     """
 
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=False)
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, strict=False, use_attribute_docstrings=True
+    )
 
     label_col: str = Field(default="label", min_length=1)
+    """Name of the class label column."""
+
     input_cols: list[str] | None = None
+    """Feature columns; None means every column but the label."""
+
     percentage: float = Field(default=100.0, ge=0.0)
+    """SMOTE percentage P: adds round(n_minority * P / 100) synthetic rows."""
+
     k: int = Field(default=5, ge=1)
+    """Nearest neighbours (same class) that a new row may be drawn towards."""
+
     seed: int | None = Field(default=None, ge=0, lt=2**63)
+    """Seed of every random choice; None draws one, which is logged and reported."""
+
     minority_label: LabelValue | None = None
+    """The class to oversample; None picks the class with the fewest rows."""
+
     neighbour_mode: NeighbourMode = "auto"
+    """How neighbours are found: 'exact', 'lsh', or 'auto' (exact up to exact_max_rows rows)."""
+
     bucket_length: float | None = Field(default=None, gt=0.0)
+    """Width of an LSH random-projection bucket; None derives it from the data."""
+
     num_hash_tables: int = Field(default=4, ge=1, le=64)
+    """Independent LSH tables; each gives every row one candidate bucket."""
+
     max_bucket_size: int = Field(default=1000, ge=2, le=100_000)
+    """Most rows compared inside one LSH bucket; larger buckets are split."""
+
     exact_max_rows: int = Field(default=20_000, ge=0)
+    """Largest class that 'auto' searches exactly."""
+
     synthetic_col: str | None = Field(default=None, min_length=1)
+    """If set, a boolean column of this name marks synthetic rows (true)."""
 
     @field_validator("percentage", "bucket_length")
     @classmethod
