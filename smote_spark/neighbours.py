@@ -8,7 +8,7 @@ inside buckets of BucketedRandomProjectionLSH and merges the lists of several ta
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -190,7 +190,7 @@ def _bucket_members(hashed: DataFrame, names: list[str], plan: BucketPlan, seed:
     ).drop("projection")
 
 
-def _bucket_search(names: list[str], k: int):  # type: ignore[no-untyped-def]
+def _bucket_search(names: list[str], k: int) -> Callable[[pd.DataFrame], pd.DataFrame]:
     def search(group: pd.DataFrame) -> pd.DataFrame:
         group = group.sort_values("key", kind="stable")
         keys = group["key"].to_numpy(np.int64)

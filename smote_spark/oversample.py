@@ -6,7 +6,7 @@ import logging
 import math
 import secrets
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,8 +18,8 @@ from pyspark.sql import functions as F
 
 from smote_spark.interpolation import draw_children, interpolate
 from smote_spark.neighbours import (
-    fill_short_lists,
     feature_names,
+    fill_short_lists,
     lsh_candidates,
     nearest_neighbours,
     plan_buckets,
@@ -34,6 +34,8 @@ from smote_spark.validation import (
 )
 
 log = logging.getLogger(__name__)
+
+BatchFunction = Callable[[Iterator[pd.DataFrame]], Iterator[pd.DataFrame]]
 
 # Base rows handled by one task in exact mode; fixed so results do not depend on tasks.
 _EXACT_ROWS_PER_TASK = 2048
@@ -297,7 +299,7 @@ def _extra_threshold(minority: DataFrame, plan: ClassPlan) -> int | None:
     return int(row["last"])
 
 
-def _draw(seed: int):  # type: ignore[no-untyped-def]
+def _draw(seed: int) -> BatchFunction:
     def draw(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
         for batch in batches:
             keys = batch["key"].to_numpy(np.int64)
@@ -312,7 +314,7 @@ def _draw(seed: int):  # type: ignore[no-untyped-def]
     return draw
 
 
-def _interpolate_rows(names: list[str]):  # type: ignore[no-untyped-def]
+def _interpolate_rows(names: list[str]) -> BatchFunction:
     others = [f"_n{i}" for i in range(len(names))]
 
     def run(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:

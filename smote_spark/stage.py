@@ -95,6 +95,8 @@ class SMOTE(Transformer, DefaultParamsReadable["SMOTE"], DefaultParamsWritable):
         Params._dummy(), "syntheticCol", _doc("synthetic_col"), _PARAMS["syntheticCol"][1]
     )
 
+    _input_kwargs: dict[str, Any]
+
     @keyword_only
     def __init__(self, **params: Any) -> None:
         super().__init__()

@@ -69,9 +69,7 @@ def on_segments(new: np.ndarray, points: np.ndarray, pairs: list[tuple[int, int]
 # ----------------------------------------------------------------------------- counts
 
 
-@pytest.mark.parametrize(
-    ("percentage", "class_1"), [(0, 178), (100, 356), (200, 534), (300, 712)]
-)
+@pytest.mark.parametrize(("percentage", "class_1"), [(0, 178), (100, 356), (200, 534), (300, 712)])
 def test_worked_example_counts_and_input_rows_unchanged(blood, percentage, class_1):
     result = oversample(
         blood, label_col="Class", percentage=percentage, seed=11, synthetic_col="synthetic"
@@ -108,7 +106,12 @@ def test_exact_mode_rows_lie_on_segments_to_true_neighbours(spark):
     df = gaussian_frame(spark)
     k = 5
     out = oversample(
-        df, label_col="y", k=k, percentage=300, seed=5, neighbour_mode="exact",
+        df,
+        label_col="y",
+        k=k,
+        percentage=300,
+        seed=5,
+        neighbour_mode="exact",
         synthetic_col="s",
     ).dataframe
     minority = df.filter("y = 1").toPandas()[["x0", "x1", "x2"]].to_numpy()
@@ -142,7 +145,10 @@ def test_identical_minority_rows_give_that_point(spark):
     frame["y"] = ["rare"] * 8 + ["common"] * 20
     for mode in ("exact", "lsh"):
         out = oversample(
-            spark.createDataFrame(frame), label_col="y", seed=1, neighbour_mode=mode,
+            spark.createDataFrame(frame),
+            label_col="y",
+            seed=1,
+            neighbour_mode=mode,
             synthetic_col="s",
         ).dataframe
         new = out.filter("s").select("a", "b").distinct().collect()
@@ -206,7 +212,10 @@ def test_integer_columns_stay_integer_and_schema_is_kept(spark):
     ]
     df = spark.createDataFrame(data, schema)
     out = oversample(
-        df, label_col="label", input_cols=["b", "s", "i", "l", "f", "dec"], seed=2,
+        df,
+        label_col="label",
+        input_cols=["b", "s", "i", "l", "f", "dec"],
+        seed=2,
         synthetic_col="new",
     ).dataframe
     new = out.filter("new").collect()
@@ -308,8 +317,10 @@ def test_stage_matches_the_function_and_round_trips(blood, tmp_path):
 
     for param in stage.params:
         assert loaded.getOrDefault(param.name) == stage.getOrDefault(param)
-    assert loaded.settings() == stage.settings() == SmoteSettings.build(
-        label_col="Class", percentage=200, k=4, seed=9, minority_label=1
+    assert (
+        loaded.settings()
+        == stage.settings()
+        == SmoteSettings.build(label_col="Class", percentage=200, k=4, seed=9, minority_label=1)
     )
     expected = rows(oversample(blood, stage.settings()).dataframe)
     assert rows(loaded.transform(blood)) == expected
