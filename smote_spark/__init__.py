@@ -7,7 +7,7 @@ from smote_spark.errors import (
     InvalidParameterError,
     SmoteError,
 )
-from smote_spark.oversample import SmoteResult, oversample
+from smote_spark.oversample import SmoteResult, minority_neighbours, oversample
 from smote_spark.settings import SmoteSettings
 from smote_spark.stage import SMOTE
 
@@ -20,5 +20,6 @@ __all__ = [
     "SmoteError",
     "SmoteResult",
     "SmoteSettings",
+    "minority_neighbours",
     "oversample",
 ]

@@ -18,6 +18,8 @@ from pyspark.sql import functions as F
 
 from smote_spark.interpolation import draw_children, interpolate
 from smote_spark.neighbours import (
+    NEIGHBOURS_SCHEMA,
+    BucketPlan,
     feature_names,
     fill_short_lists,
     lsh_candidates,
@@ -183,6 +185,27 @@ def _children_per_row(plan: ClassPlan, keys: np.ndarray) -> np.ndarray:
     return children
 
 
+def _collect_class(
+    minority: DataFrame, features: list[Feature], plan: ClassPlan
+) -> tuple[np.ndarray, np.ndarray]:
+    """The class as (keys ascending, points): the bounded matrix exact mode ships to tasks."""
+    names = feature_names(len(features))
+    table = minority.toPandas().sort_values("key", kind="stable")
+    points = table[names].to_numpy(np.float64)
+    check_bad_values(_bad_counts(points, features), plan.minority_label)
+    return table["key"].to_numpy(np.int64), points
+
+
+def _exact_tasks(spark: SparkSession, n: int) -> DataFrame:
+    tasks = math.ceil(n / _EXACT_ROWS_PER_TASK)
+    return spark.range(0, tasks, 1, tasks)
+
+
+def _task_rows(task: int, n: int) -> np.ndarray:
+    start = task * _EXACT_ROWS_PER_TASK
+    return np.arange(start, min(n, start + _EXACT_ROWS_PER_TASK))
+
+
 def _exact_synthetic(
     spark: SparkSession,
     minority: DataFrame,
@@ -193,18 +216,13 @@ def _exact_synthetic(
 ) -> DataFrame:
     """Collect the (bounded) class matrix and make the synthetic rows in tasks."""
     names = feature_names(len(features))
-    table = minority.toPandas().sort_values("key", kind="stable")
-    points = table[names].to_numpy(np.float64)
-    keys = table["key"].to_numpy(np.int64)
-    check_bad_values(_bad_counts(points, features), plan.minority_label)
+    keys, points = _collect_class(minority, features, plan)
     children = _children_per_row(plan, keys)
-    tasks = math.ceil(len(keys) / _EXACT_ROWS_PER_TASK)
 
     def generate(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
         for batch in batches:
             for task in batch["id"]:
-                start = int(task) * _EXACT_ROWS_PER_TASK
-                rows = np.arange(start, min(len(keys), start + _EXACT_ROWS_PER_TASK))
+                rows = _task_rows(int(task), len(keys))
                 positions, _ = nearest_neighbours(points, keys, k, rows)
                 counts = np.full(len(rows), positions.shape[1])
                 base, choice, gap = draw_children(seed, keys[rows], children[rows], counts)
@@ -212,12 +230,101 @@ def _exact_synthetic(
                 yield pd.DataFrame(new, columns=names)
 
     schema = ", ".join(f"{n} double" for n in names)
-    return spark.range(0, tasks, 1, tasks).mapInPandas(generate, schema)
+    return _exact_tasks(spark, len(keys)).mapInPandas(generate, schema)
+
+
+def _exact_neighbours(
+    spark: SparkSession, keys: np.ndarray, points: np.ndarray, k: int
+) -> DataFrame:
+    def search(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+        for batch in batches:
+            for task in batch["id"]:
+                rows = _task_rows(int(task), len(keys))
+                positions, distances = nearest_neighbours(points, keys, k, rows)
+                yield pd.DataFrame(
+                    {
+                        "key": keys[rows],
+                        "neighbours": list(keys[positions]),
+                        "distances": list(distances),
+                    }
+                )
+
+    return _exact_tasks(spark, len(keys)).mapInPandas(search, NEIGHBOURS_SCHEMA)
+
+
+def minority_neighbours(
+    df: DataFrame, settings: SmoteSettings | None = None, **params: Any
+) -> DataFrame:
+    """The neighbour list of every row of the class that `oversample` would oversample.
+
+    A diagnostic: it shows which rows new points are drawn towards, in the chosen mode.
+
+    Returns
+    -------
+    DataFrame
+        ``key`` (the row's seeded key), the feature columns as doubles (input names),
+        ``neighbours`` (keys of the k nearest rows, nearest first) and ``distances``
+        (their Euclidean distances). A row is never its own neighbour; identical rows
+        are distinct rows at distance 0.
+    """
+    settings = settings if settings is not None else SmoteSettings.build(**params)
+    seed = settings.seed if settings.seed is not None else 0
+    features = check_columns(df, settings)
+    counts = count_classes(df, settings.label_col)
+    plan = plan_minority(counts, settings.label_col, 100.0, settings.minority_label)
+    check_enough_rows(plan.minority_rows, settings.k, plan.minority_label)
+    mode = _choose_mode(settings, plan.minority_rows, len(features))
+    minority = _keyed_minority(df, settings.label_col, plan.minority_label, features, seed)
+    if mode == "exact":
+        keys, points = _collect_class(minority, features, plan)
+        found = _exact_neighbours(df.sparkSession, keys, points, settings.k)
+    else:
+        minority = minority.persist(StorageLevel.MEMORY_AND_DISK)
+        _check_class_values(minority, features, plan)
+        buckets = _bucket_plan(minority, plan, settings, len(features))
+        candidates = lsh_candidates(minority, len(features), settings.k, buckets, seed)
+        found, _ = fill_short_lists(
+            candidates, minority, len(features), settings.k, _fallback_sample(settings)
+        )
+    names = feature_names(len(features))
+    renamed = [F.col(n).alias(f.name) for n, f in zip(names, features, strict=True)]
+    return minority.join(found, "key").select("key", *renamed, "neighbours", "distances")
 
 
 def _bad_counts(points: np.ndarray, features: list[Feature]) -> dict[str, int]:
     bad = (~np.isfinite(points)).sum(axis=0)
     return {f.name: int(n) for f, n in zip(features, bad, strict=True)}
+
+
+def _check_class_values(minority: DataFrame, features: list[Feature], plan: ClassPlan) -> None:
+    names = feature_names(len(features))
+    bad = minority.agg(*(_bad(n).alias(n) for n in names)).first()
+    assert bad is not None
+    counts = {f.name: int(bad[n]) for f, n in zip(features, names, strict=True)}
+    check_bad_values(counts, plan.minority_label)
+
+
+def _bucket_plan(
+    minority: DataFrame, plan: ClassPlan, settings: SmoteSettings, d: int
+) -> BucketPlan:
+    """Bucket settings from the class's spread: sqrt of its mean feature variance."""
+    names = feature_names(d)
+    variances = minority.agg(*(F.var_pop(n).alias(n) for n in names)).first()
+    assert variances is not None
+    spread = math.sqrt(sum(float(variances[n] or 0.0) for n in names) / d)
+    buckets = plan_buckets(
+        plan.minority_rows,
+        spread,
+        settings.num_hash_tables,
+        settings.max_bucket_size,
+        settings.bucket_length,
+    )
+    log.info("LSH buckets: %s", buckets)
+    return buckets
+
+
+def _fallback_sample(settings: SmoteSettings) -> int:
+    return max(settings.max_bucket_size, settings.k + 1)
 
 
 def _lsh_synthetic(
@@ -230,28 +337,13 @@ def _lsh_synthetic(
 ) -> tuple[DataFrame, dict[str, Any]]:
     d = len(features)
     names = feature_names(d)
-    stats = minority.agg(
-        *(_bad(n).alias(f"bad{i}") for i, n in enumerate(names)),
-        *(F.var_pop(n).alias(f"var{i}") for i, n in enumerate(names)),
-    ).first()
-    assert stats is not None
-    check_bad_values(
-        {f.name: int(stats[f"bad{i}"]) for i, f in enumerate(features)}, plan.minority_label
-    )
-    spread = math.sqrt(sum(float(stats[f"var{i}"] or 0.0) for i in range(d)) / d)
-    buckets = plan_buckets(
-        plan.minority_rows,
-        spread,
-        settings.num_hash_tables,
-        settings.max_bucket_size,
-        settings.bucket_length,
-    )
-    log.info("LSH buckets: %s", buckets)
+    _check_class_values(minority, features, plan)
+    buckets = _bucket_plan(minority, plan, settings, d)
     clock.lap("extract")
 
     candidates = lsh_candidates(minority, d, settings.k, buckets, seed)
     neighbours, fallback = fill_short_lists(
-        candidates, minority, d, settings.k, max(settings.max_bucket_size, settings.k + 1)
+        candidates, minority, d, settings.k, _fallback_sample(settings)
     )
     if fallback:
         log.warning(
