@@ -127,8 +127,9 @@ def lsh_candidates(minority: DataFrame, d: int, k: int, plan: BucketPlan, seed: 
     found = members.groupBy("table", "bucket", "chunk").applyInPandas(
         _bucket_search(names, k), NEIGHBOURS_SCHEMA
     )
+    # explode_outer: a row alone in all its buckets keeps an (empty) list, for the fallback.
     pairs = found.select(
-        "key", F.explode(F.arrays_zip("distances", "neighbours")).alias("pair")
+        "key", F.explode_outer(F.arrays_zip("distances", "neighbours")).alias("pair")
     ).distinct()
     ranked = pairs.groupBy("key").agg(
         F.slice(F.array_sort(F.collect_list("pair")), 1, k).alias("best")

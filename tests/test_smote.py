@@ -19,6 +19,7 @@ from smote_spark import (
     InvalidDataError,
     InvalidParameterError,
     SmoteSettings,
+    minority_neighbours,
     oversample,
 )
 
@@ -324,3 +325,36 @@ def test_stage_matches_the_function_and_round_trips(blood, tmp_path):
     )
     expected = rows(oversample(blood, stage.settings()).dataframe)
     assert rows(loaded.transform(blood)) == expected
+
+
+# -------------------------------------------------------------------------- neighbours
+
+
+def test_exact_neighbour_lists_equal_brute_force(spark):
+    df = gaussian_frame(spark, minority=50)
+    found = minority_neighbours(df, label_col="y", k=4, seed=2, neighbour_mode="exact")
+    table = found.toPandas()
+    points = table[["x0", "x1", "x2"]].to_numpy()
+    position = {key: i for i, key in enumerate(table["key"])}
+    expected = knn_brute_force(points, 4)
+
+    assert len(table) == 50
+    for i, neighbours in enumerate(table["neighbours"]):
+        assert [position[key] for key in neighbours] == list(expected[i])
+
+
+def test_lsh_rows_short_of_candidates_get_fallback_neighbours(spark):
+    df = gaussian_frame(spark, minority=60)
+    result = oversample(
+        df,
+        label_col="y",
+        percentage=250,
+        seed=4,
+        neighbour_mode="lsh",
+        bucket_length=0.05,
+        max_bucket_size=8,
+        num_hash_tables=1,
+    )
+
+    assert result.report["fallback_rows"] > 0
+    assert result.dataframe.filter("y = 1").count() == 60 + 150
