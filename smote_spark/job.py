@@ -658,6 +658,7 @@ def run(config: JobConfig) -> dict[str, Any]:
         else:
             write_data(state.output_path, _spark_mode(config.output.mode))
             logger.warning("no JVM gateway, so no report file; the report: %s", report_text())
+        result.release()
         logger.info("wrote %s and its report", state.output_path)
         return state.report
     finally:
