@@ -269,13 +269,18 @@ def run_small(tmp_path: Path, csv_path: str, *flags: str) -> int:
             r"data error: input_cols: rows of class 1 have null, NaN or infinite values .*'b'",
         ),
         (
+            {"b": ["1.5"] * 15 + ["NaN"] * 3},
+            [],
+            r"data error: input_cols: rows of class 1 have null, NaN or infinite values .*'b'",
+        ),
+        (
             {"a": [f"v{v}" for v in range(18)]},
             [],
             r"column type error: input_cols: feature columns must be numeric; found 'a' \(string\)",
         ),
         ({}, ["--minority-label", "7"], r"parameter error: minority_label: no row has 'y' equal"),
     ],
-    ids=["no-label", "one-class", "k-too-big", "null", "string-feature", "unknown-minority"],
+    ids=["no-label", "one-class", "k-too-big", "null", "nan", "string-feature", "unknown-minority"],
 )
 def test_data_errors_exit_two_and_write_nothing(
     tmp_path: Path,
