@@ -71,5 +71,16 @@ def draw_children(
 
 
 def interpolate(base: np.ndarray, neighbour: np.ndarray, gap: np.ndarray) -> np.ndarray:
-    """Points ``base + gap * (neighbour - base)``, one gap per row shared by all features."""
-    return base + gap[:, None] * (neighbour - base)
+    """Points ``base + gap * (neighbour - base)``, one gap per row shared by all features.
+
+    Where the difference would overflow (values of opposite sign near the float limit) it
+    is taken in halves, so that new values stay finite.
+    """
+    with np.errstate(over="ignore", invalid="ignore"):
+        step = neighbour - base
+        new = base + gap[:, None] * step
+        wide = ~np.isfinite(step)
+        if wide.any():
+            half_step = gap[:, None] * (neighbour / 2.0 - base / 2.0)
+            new = np.where(wide, (base + half_step) + half_step, new)
+        return new

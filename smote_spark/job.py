@@ -16,6 +16,7 @@ import importlib.metadata
 import json
 import logging
 import os
+import re
 import shutil
 import sys
 import time
@@ -744,6 +745,8 @@ def _session(settings: SparkConfig) -> tuple[SparkSession, bool]:
         # Not installed: workers find the package where the driver found it.
         conf.setdefault("spark.executorEnv.PYTHONPATH", checkout)
     conf.setdefault("spark.log.level", "WARN")
+    # A progress bar would run into the one-line error users read at the end of the log.
+    conf.setdefault("spark.ui.showConsoleProgress", "false")
 
     builder = SparkSession.builder.appName(settings.app_name)
     if settings.master is not None:
@@ -779,16 +782,40 @@ def _store_for(
 
 
 def _read(spark: SparkSession, settings: InputConfig, uri: str) -> DataFrame:
-    from pyspark.errors import AnalysisException
+    from pyspark.errors import PySparkException
 
+    unreadable: tuple[type[BaseException], ...] = (PySparkException,)
+    try:
+        from py4j.protocol import Py4JJavaError
+
+        unreadable += (Py4JJavaError,)
+    except ImportError:  # Spark Connect clients have no py4j
+        pass
     try:
         return (
             spark.read.format(settings.reader_format).options(**settings.reader_options).load(uri)
         )
-    except AnalysisException as exc:
-        if exc.getCondition() == "PATH_NOT_FOUND" or "Path does not exist" in str(exc):
+    except unreadable as exc:
+        text = str(exc)
+        if "PATH_NOT_FOUND" in text or "Path does not exist" in text:
             raise _missing_input(uri) from None
-        raise
+        # Spark reads schemas (parquet footers, orc tails) here: a file it cannot parse.
+        raise JobError(
+            "input error",
+            f"input.path: {uri} could not be read as {settings.reader_format} "
+            f"({_spark_reason(text)}); check that the file is complete and that "
+            "input.format matches it.",
+        ) from None
+
+
+def _spark_reason(text: str) -> str:
+    """The line of a Spark error that names its condition, e.g. ``[FAILED_READ_FILE...]``."""
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    named = [line for line in lines if re.search(r"\[[A-Z][A-Z_.]+\]", line)]
+    if named:
+        reason = named[0]
+        return reason[reason.index("[") :][:300]
+    return (lines or ["unknown error"])[0][:300]
 
 
 def _oversample(frame: DataFrame, settings: SmoteSettings) -> Any:

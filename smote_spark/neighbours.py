@@ -62,25 +62,39 @@ def nearest_neighbours(
         return np.empty((len(queries), 0), np.int64), np.empty((len(queries), 0))
     # Candidates from the fast (|a|^2 + |b|^2 - 2ab) form, then re-ranked exactly; the
     # margin absorbs its rounding. Centring keeps that rounding small.
+    # A power-of-two scale is exact and keeps squares of values near the float limits
+    # (1e300, 1e-300) from overflowing or vanishing; ranks do not depend on it.
+    unit = _power_of_two_scale(points)
+    points = points / unit
     centred = points - points.mean(axis=0)
     squares = np.einsum("ij,ij->i", centred, centred)
     wanted = min(n - 1, 2 * kept + 2)
     block = max(1, _BLOCK_CELLS // n)
     positions = np.empty((len(queries), kept), np.int64)
     distances = np.empty((len(queries), kept))
-    for start in range(0, len(queries), block):
-        rows = queries[start : start + block]
-        d2 = squares[rows, None] + squares[None, :] - 2.0 * (centred[rows] @ centred.T)
-        d2[np.arange(len(rows)), rows] = np.inf
-        if wanted < n - 1:
-            candidates = np.argpartition(d2, wanted - 1, axis=1)[:, :wanted]
-        else:
-            candidates = np.argsort(d2, axis=1)[:, : n - 1]
-        exact = np.sqrt(((points[candidates] - points[rows, None, :]) ** 2).sum(axis=2))
-        order = np.lexsort((keys[candidates], exact), axis=1)[:, :kept]
-        positions[start : start + block] = np.take_along_axis(candidates, order, axis=1)
-        distances[start : start + block] = np.take_along_axis(exact, order, axis=1)
+    # Values near the float limit overflow to inf distances; they still rank, so no warning.
+    with np.errstate(over="ignore", invalid="ignore"):
+        for start in range(0, len(queries), block):
+            rows = queries[start : start + block]
+            d2 = squares[rows, None] + squares[None, :] - 2.0 * (centred[rows] @ centred.T)
+            d2[np.arange(len(rows)), rows] = np.inf
+            if wanted < n - 1:
+                candidates = np.argpartition(d2, wanted - 1, axis=1)[:, :wanted]
+            else:
+                candidates = np.argsort(d2, axis=1)[:, : n - 1]
+            exact = np.sqrt(((points[candidates] - points[rows, None, :]) ** 2).sum(axis=2))
+            order = np.lexsort((keys[candidates], exact), axis=1)[:, :kept]
+            positions[start : start + block] = np.take_along_axis(candidates, order, axis=1)
+            distances[start : start + block] = np.take_along_axis(exact, order, axis=1)
+        distances *= unit
     return positions, distances
+
+
+def _power_of_two_scale(points: np.ndarray) -> float:
+    largest = float(np.abs(points).max()) if points.size else 0.0
+    if largest == 0.0 or not np.isfinite(largest):
+        return 1.0
+    return float(2.0 ** np.ceil(np.log2(largest)))
 
 
 # --------------------------------------------------------------------------- LSH

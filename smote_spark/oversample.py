@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import math
 import secrets
+import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -33,6 +34,8 @@ from smote_spark.validation import (
     check_bad_values,
     check_columns,
     check_enough_rows,
+    check_label,
+    column,
 )
 
 log = logging.getLogger(__name__)
@@ -116,9 +119,10 @@ def oversample(df: DataFrame, settings: SmoteSettings | None = None, **params: A
     clock = _Clock()
     seed = settings.seed if settings.seed is not None else secrets.randbelow(2**63)
 
-    features = check_columns(df, settings)
+    check_label(df, settings)
     counts = count_classes(df, settings.label_col)
     plan = plan_minority(counts, settings.label_col, settings.percentage, settings.minority_label)
+    features = check_columns(df, settings)
     check_enough_rows(plan.minority_rows, settings.k, plan.minority_label)
     mode = _choose_mode(settings, plan.minority_rows, len(features))
     log.info(
@@ -170,8 +174,8 @@ def _keyed_minority(
     safe because identical rows are interchangeable.
     """
     names = feature_names(len(features))
-    rows = df.filter(F.col(label_col) == F.lit(label)).select(
-        *(F.col(f.name).cast("double").alias(n) for f, n in zip(features, names, strict=True))
+    rows = df.filter(column(label_col) == F.lit(label)).select(
+        *(column(f.name).cast("double").alias(n) for f, n in zip(features, names, strict=True))
     )
     content = rows.withColumn("_h", F.xxhash64(F.lit(seed), *names))
     copy_no = F.row_number().over(Window.partitionBy("_h").orderBy(*names))
@@ -312,6 +316,9 @@ def _bucket_plan(
     variances = minority.agg(*(F.var_pop(n).alias(n) for n in names)).first()
     assert variances is not None
     spread = math.sqrt(sum(float(variances[n] or 0.0) for n in names) / d)
+    if not math.isfinite(spread):
+        # Values near the float limit: one slab, cut into chunks along a second direction.
+        spread = sys.float_info.max / 8
     buckets = plan_buckets(
         plan.minority_rows,
         spread,

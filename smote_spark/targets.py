@@ -11,6 +11,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from smote_spark.errors import InvalidDataError, InvalidParameterError
+from smote_spark.validation import column
 
 log = logging.getLogger(__name__)
 
@@ -38,8 +39,8 @@ class ClassPlan:
 
 def count_classes(df: DataFrame, label_col: str) -> dict[Any, int]:
     """Rows per label value, reading the label column alone."""
-    rows = df.groupBy(label_col).agg(F.count(F.lit(1)).alias("n")).collect()
-    return {row[label_col]: int(row["n"]) for row in rows}
+    rows = df.groupBy(column(label_col).alias("label")).agg(F.count(F.lit(1)).alias("n"))
+    return {row["label"]: int(row["n"]) for row in rows.collect()}
 
 
 def synthetic_count(minority_rows: int, percentage: float) -> int:
@@ -62,11 +63,15 @@ def plan_minority(
             f"label column {label_col!r} has {counts[None]} null values; "
             "drop or fill those rows before oversampling."
         )
+    if not counts:
+        raise InvalidDataError(
+            "the input has no rows; check the input path and any filter applied to it."
+        )
     if len(counts) < 2:
-        found = ", ".join(repr(label) for label in counts) or "no rows at all"
+        ((label, n),) = counts.items()
         raise InvalidDataError(
             f"label column {label_col!r} needs at least two classes to oversample one; "
-            f"found {found}. Check the input and the label column."
+            f"found only class {label!r} ({n} rows). Check the input and the label column."
         )
     label = _resolve_minority(counts, label_col, minority_label)
     return ClassPlan(label, counts[label], synthetic_count(counts[label], percentage))

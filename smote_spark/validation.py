@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 
-from pyspark.sql import DataFrame
+from pyspark.sql import Column, DataFrame
+from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from smote_spark.errors import ColumnTypeError, InvalidColumnError, InvalidDataError
@@ -24,6 +25,11 @@ INTEGRAL_TYPES = (T.ByteType, T.ShortType, T.IntegerType, T.LongType)
 LABEL_TYPES = (*NUMERIC_TYPES, T.StringType, T.BooleanType)
 
 
+def column(name: str) -> Column:
+    """A column by its exact name, even one with dots, spaces or backticks in it."""
+    return F.col("`" + name.replace("`", "``") + "`")
+
+
 @dataclass(frozen=True)
 class Feature:
     """A feature column: its name in the input and its Spark type."""
@@ -38,19 +44,9 @@ class Feature:
 
 def check_columns(df: DataFrame, settings: SmoteSettings) -> list[Feature]:
     """Validate the label and feature columns and return the features in input order."""
-    _check_unique_names(df)
+    check_label(df, settings)
     fields = {field.name: field for field in df.schema.fields}
     label = settings.label_col
-    if label not in fields:
-        raise InvalidColumnError(
-            f"label_col: column {label!r} is not in the input; its columns are "
-            f"{df.columns}. Set label_col to one of them."
-        )
-    if not isinstance(fields[label].dataType, LABEL_TYPES):
-        raise ColumnTypeError(
-            f"label_col: column {label!r} has type {fields[label].dataType.simpleString()}; "
-            "a label must be an integer, double, decimal, string or boolean column."
-        )
     if settings.synthetic_col is not None and settings.synthetic_col in fields:
         raise InvalidColumnError(
             f"synthetic_col: column {settings.synthetic_col!r} is already in the input; "
@@ -73,6 +69,23 @@ def check_columns(df: DataFrame, settings: SmoteSettings) -> list[Feature]:
     features = [Feature(name, fields[name].dataType) for name in names]
     _check_feature_types(features, settings.input_cols is None)
     return features
+
+
+def check_label(df: DataFrame, settings: SmoteSettings) -> None:
+    """Column names unique, and the label column present with a usable type."""
+    _check_unique_names(df)
+    fields = {field.name: field for field in df.schema.fields}
+    label = settings.label_col
+    if label not in fields:
+        raise InvalidColumnError(
+            f"label_col: column {label!r} is not in the input; its columns are "
+            f"{df.columns}. Set label_col to one of them."
+        )
+    if not isinstance(fields[label].dataType, LABEL_TYPES):
+        raise ColumnTypeError(
+            f"label_col: column {label!r} has type {fields[label].dataType.simpleString()}; "
+            "a label must be an integer, double, decimal, string or boolean column."
+        )
 
 
 def _check_unique_names(df: DataFrame) -> None:

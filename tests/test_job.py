@@ -312,7 +312,7 @@ def fake_library(monkeypatch: pytest.MonkeyPatch, make_frame: Any) -> None:
 
     def oversample(df: DataFrame, settings: Any) -> Any:
         report = {"minority_label": 1, "counts_before": {}, "counts_after": {}, "seed": 1}
-        return types.SimpleNamespace(dataframe=make_frame(df), report=report)
+        return types.SimpleNamespace(dataframe=make_frame(df), report=report, release=lambda: None)
 
     module = types.ModuleType("smote_spark.oversample")
     module.oversample = oversample  # type: ignore[attr-defined]
@@ -456,5 +456,20 @@ def test_spark_submit_bad_data_exits_two(tmp_path: Path) -> None:
         done.stdout.strip()
         .splitlines()[-1]
         .startswith("column error: label_col: column 'class' is not in the input")
+    )
+    assert_nothing_written(tmp_path)
+
+
+@pytest.mark.usefixtures("spark")
+def test_corrupt_input_is_an_input_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    corrupt = tmp_path / "broken.parquet"
+    corrupt.write_bytes(b"PAR1 this is not really parquet")
+
+    assert main(["--input", str(corrupt), "--output", str(tmp_path / "out"), "--label", "y"]) == 2
+    assert re.match(
+        r"input error: input.path: .*broken.parquet could not be read as parquet",
+        error_line(capsys),
     )
     assert_nothing_written(tmp_path)

@@ -250,7 +250,7 @@ def test_missing_label_column(blood):
 
 
 def test_single_class(blood):
-    with pytest.raises(InvalidDataError, match=r"at least two classes.*found 1"):
+    with pytest.raises(InvalidDataError, match=r"at least two classes.*only class 1 \(178 rows\)"):
         oversample(blood.filter("Class = 1"), label_col="Class", seed=1)
 
 
@@ -358,3 +358,48 @@ def test_lsh_rows_short_of_candidates_get_fallback_neighbours(spark):
 
     assert result.report["fallback_rows"] > 0
     assert result.dataframe.filter("y = 1").count() == 60 + 150
+
+
+# ------------------------------------------------------------------------- odd inputs
+
+
+def test_empty_input(blood):
+    with pytest.raises(InvalidDataError, match=r"the input has no rows"):
+        oversample(blood.limit(0), label_col="Class", seed=1)
+
+
+def test_column_names_with_dots_spaces_and_backticks(spark):
+    frame = pd.DataFrame(
+        {"a.b": np.arange(30.0), "c d": np.arange(30) % 7, "e`f": np.ones(30), "ü": 1}
+    )
+    frame["my.label"] = ["x"] * 10 + ["z"] * 20
+    df = spark.createDataFrame(frame)
+    out = oversample(
+        df, label_col="my.label", input_cols=["a.b", "c d", "e`f"], seed=1, synthetic_col="s"
+    ).dataframe
+    new = out.filter("s").toPandas()
+
+    assert out.drop("s").schema == df.schema
+    assert len(new) == 10 and (new["my.label"] == "x").all() and new["ü"].isna().all()
+    assert new["a.b"].between(0, 9).all()
+
+
+@pytest.mark.parametrize("mode", ["exact", "lsh"])
+def test_values_near_the_float_limit_stay_finite(spark, mode):
+    values = np.array([1.5e308, -1.5e308, 1e300, -1e-300, 0.0, 7.0, 1.2e308, -1.7e308])
+    frame = pd.DataFrame({"a": values, "b": values[::-1], "y": 1})
+    frame = pd.concat([frame, pd.DataFrame({"a": [0.0] * 10, "b": 0.0, "y": 0})])
+    out = oversample(
+        spark.createDataFrame(frame),
+        label_col="y",
+        k=3,
+        percentage=300,
+        seed=2,
+        neighbour_mode=mode,
+        synthetic_col="s",
+    ).dataframe
+    new = out.filter("s").toPandas()[["a", "b"]].to_numpy()
+
+    assert len(new) == 24
+    assert np.isfinite(new).all()
+    assert (new >= -1.7e308).all() and (new <= 1.5e308).all()
