@@ -1,0 +1,64 @@
+"""The numpy kernels: seeded draws, interpolation and the exact neighbour search."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from smote_spark.interpolation import draw_children, interpolate, mix64
+from smote_spark.neighbours import nearest_neighbours
+
+
+def test_mix64_matches_splitmix64_reference_values():
+    # SplitMix64 seeded with 0 yields these first outputs (its state advances by the constant).
+    states = np.array([0, 0x9E3779B97F4A7C15], dtype=np.uint64)
+    assert [hex(int(v)) for v in mix64(states)] == ["0xe220a8397b1dcdaf", "0x6e789e6aa1b965f4"]
+
+
+def test_each_row_gets_its_children_with_gaps_in_unit_interval():
+    keys = np.array([-5, 3, 10**15], dtype=np.int64)
+    children = np.array([2, 0, 3])
+    base, choice, gap = draw_children(7, keys, children, np.array([5, 5, 2]))
+
+    assert base.tolist() == [0, 0, 2, 2, 2]
+    assert ((choice >= 0) & (choice < np.array([5, 5, 5, 5, 2])[base])).all()
+    assert ((gap >= 0) & (gap < 1)).all()
+
+
+def test_draws_depend_on_the_row_and_seed_only():
+    keys = np.arange(100, dtype=np.int64) * 7919
+    children = np.full(100, 2)
+    counts = np.full(100, 5)
+    _, choice, gap = draw_children(1, keys, children, counts)
+    _, choice_part, gap_part = draw_children(1, keys[50:], children[50:], counts[50:])
+    _, _, other_gap = draw_children(2, keys, children, counts)
+
+    assert np.array_equal(choice[100:], choice_part) and np.array_equal(gap[100:], gap_part)
+    assert not np.array_equal(gap, other_gap)
+    # Roughly uniform: every neighbour is chosen, gaps spread over [0, 1).
+    assert set(choice.tolist()) == {0, 1, 2, 3, 4}
+    assert 0.4 < gap.mean() < 0.6
+
+
+def test_interpolate_is_on_the_segment():
+    base = np.array([[0.0, 10.0], [1.0, 1.0]])
+    neighbour = np.array([[2.0, 20.0], [1.0, 1.0]])
+    new = interpolate(base, neighbour, np.array([0.25, 0.9]))
+
+    assert new.tolist() == [[0.5, 12.5], [1.0, 1.0]]
+
+
+@pytest.mark.parametrize("k", [1, 3, 9])
+def test_nearest_neighbours_equal_brute_force_with_duplicates(k):
+    rng = np.random.default_rng(4)
+    points = np.vstack([rng.normal(size=(30, 4)), np.zeros((3, 4))])
+    keys = np.arange(len(points), dtype=np.int64) * 11
+    positions, distances = nearest_neighbours(points, keys, k)
+    d = np.sqrt(((points[:, None] - points[None]) ** 2).sum(axis=2))
+    np.fill_diagonal(d, np.inf)
+
+    assert positions.shape == (33, k)
+    assert not (positions == np.arange(33)[:, None]).any()
+    np.testing.assert_allclose(distances, np.sort(d, axis=1)[:, :k])
+    # The three identical rows are each other's nearest, at distance 0, ties by key.
+    assert positions[30, : min(k, 2)].tolist() == [31, 32][:k] and distances[30, 0] == 0
