@@ -17,7 +17,9 @@ import pyspark
 import pytest
 from pyspark.sql import DataFrame, SparkSession
 
-from smote_spark.job import JobError, _hadoop_store, load_config, main, write_atomically
+from smote_spark.config import JobError, load_config
+from smote_spark.job import main
+from smote_spark.storage import hadoop_store, write_atomically
 
 REPO = Path(__file__).resolve().parent.parent
 BLOOD = REPO / "data" / "blood_transfusion.csv"
@@ -363,7 +365,7 @@ def test_overwrite_replaces_output_and_report(
 def test_hadoop_filesystem_path_writes_atomically(spark: SparkSession, tmp_path: Path) -> None:
     # The route hdfs:// and s3a:// outputs take, exercised on Hadoop's local filesystem.
     output = (tmp_path / "out").as_uri()
-    store = _hadoop_store(spark, output)
+    store = hadoop_store(spark, output)
     assert store is not None
 
     def write_data(path: str) -> None:
