@@ -1,0 +1,68 @@
+"""Parity with the single-machine references: scikit-learn's neighbours, imbalanced-learn's SMOTE.
+
+Both are test dependencies only.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import imblearn.over_sampling
+import numpy as np
+import pandas as pd
+import pytest
+from pyspark.sql import SparkSession
+from scipy.stats import ks_2samp
+from sklearn.neighbors import NearestNeighbors
+
+from smote_spark import minority_neighbours, oversample
+
+BLOOD = Path(__file__).resolve().parents[1] / "data" / "blood_transfusion.csv"
+FEATURES = ["Recency", "Frequency", "Monetary", "Time"]
+
+
+def test_exact_neighbours_match_scikit_learn_on_blood_data(spark: SparkSession) -> None:
+    df = spark.read.csv(str(BLOOD), header=True, inferSchema=True)
+    ours = minority_neighbours(df, label_col="Class", k=5, seed=1, neighbour_mode="exact")
+    table = ours.toPandas()
+    points = table[FEATURES].to_numpy(np.float64)
+    reference_distances, _ = NearestNeighbors(n_neighbors=5).fit(points).kneighbors()
+    position = {key: i for i, key in enumerate(table["key"])}
+
+    assert len(table) == 178
+    # The blood data has duplicate rows and equal distances, so sets can differ only by
+    # tied rows: the distance lists must be equal, and every neighbour a real other row.
+    np.testing.assert_allclose(np.vstack(table["distances"]), reference_distances, rtol=1e-12)
+    for i, keys in enumerate(table["neighbours"]):
+        assert i not in [position[key] for key in keys]
+
+
+@pytest.mark.parametrize("feature", [0, 1, 2])
+def test_synthetic_rows_distributed_like_imbalanced_learn(
+    spark: SparkSession, feature: int
+) -> None:
+    rng = np.random.default_rng(8)
+    minority = rng.gamma(2.0, 1.5, (150, 3)) * [1.0, 4.0, 0.5]
+    majority = rng.normal(8.0, 1.0, (400, 3))
+    frame = pd.DataFrame(np.vstack([minority, majority]), columns=["a", "b", "c"])
+    frame["y"] = [1] * 150 + [0] * 400
+    df = spark.createDataFrame(frame).cache()
+
+    ours, reference = [], []
+    for seed in range(5):
+        out = oversample(df, label_col="y", k=5, seed=seed, synthetic_col="s").dataframe
+        ours.append(out.filter("s").toPandas()[["a", "b", "c"]].to_numpy())
+        sampler = imblearn.over_sampling.SMOTE(
+            sampling_strategy={1: 300}, k_neighbors=5, random_state=seed
+        )
+        x, _ = sampler.fit_resample(frame[["a", "b", "c"]].to_numpy(), frame["y"].to_numpy())
+        reference.append(x[len(frame) :])
+    ours_all, reference_all = np.vstack(ours), np.vstack(reference)
+
+    assert ours_all.shape == reference_all.shape == (750, 3)
+    # Two-sample Kolmogorov-Smirnov test per feature, 750 rows a side; threshold p > 0.001.
+    assert ks_2samp(ours_all[:, feature], reference_all[:, feature]).pvalue > 0.001
+    # Means and standard deviations agree within 10% of the reference's spread.
+    spread = reference_all[:, feature].std()
+    assert abs(ours_all[:, feature].mean() - reference_all[:, feature].mean()) < 0.1 * spread
+    assert abs(ours_all[:, feature].std() - spread) < 0.1 * spread
