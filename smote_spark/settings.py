@@ -48,7 +48,7 @@ class SmoteSettings(BaseModel):
     bucket_length: float | None = Field(default=None, gt=0.0)
     """Width of an LSH random-projection bucket; None derives it from the data."""
 
-    num_hash_tables: int = Field(default=4, ge=1, le=64)
+    num_hash_tables: int = Field(default=8, ge=1, le=64)
     """Independent LSH tables; each gives every row one candidate bucket."""
 
     max_bucket_size: int = Field(default=1000, ge=2, le=100_000)

@@ -66,3 +66,26 @@ def test_synthetic_rows_distributed_like_imbalanced_learn(
     spread = reference_all[:, feature].std()
     assert abs(ours_all[:, feature].mean() - reference_all[:, feature].mean()) < 0.1 * spread
     assert abs(ours_all[:, feature].std() - spread) < 0.1 * spread
+
+
+def test_lsh_recall_and_distance_ratio_on_a_gaussian_mixture(spark: SparkSession) -> None:
+    rng = np.random.default_rng(5)
+    centres = rng.normal(0, 4, (4, 6))
+    points = centres[rng.integers(0, 4, 3000)] + rng.normal(0, 1, (3000, 6))
+    frame = pd.DataFrame(points, columns=[f"x{i}" for i in range(6)])
+    frame["y"] = 1
+    frame = pd.concat([frame, frame.head(300).assign(y=0)])
+    df = spark.createDataFrame(frame).cache()
+    # max_bucket_size 200 makes this small class bucket and split as a large one would.
+    common = {"label_col": "y", "minority_label": 1, "k": 5, "seed": 3, "max_bucket_size": 200}
+    exact = minority_neighbours(df, neighbour_mode="exact", **common).toPandas().set_index("key")
+    lsh = minority_neighbours(df, neighbour_mode="lsh", **common).toPandas().set_index("key")
+    lsh = lsh.loc[exact.index]
+    pairs = zip(lsh["neighbours"], exact["neighbours"], strict=True)
+    hits = sum(len(set(a) & set(b)) for a, b in pairs)
+    recall = hits / (5 * len(exact))
+    ratio = np.vstack(lsh["distances"]).mean() / np.vstack(exact["distances"]).mean()
+
+    assert len(lsh) == 3000
+    assert recall >= 0.9, recall
+    assert ratio <= 1.05, ratio
