@@ -284,8 +284,7 @@ def minority_neighbours(
         found = _exact_neighbours(df.sparkSession, keys, points, settings.k)
     else:
         minority = minority.persist(StorageLevel.MEMORY_AND_DISK)
-        _check_class_values(minority, features, plan)
-        buckets = _bucket_plan(minority, plan, settings, len(features))
+        buckets = _lsh_buckets(minority, features, plan, settings)
         candidates = lsh_candidates(minority, len(features), settings.k, buckets, seed)
         found, _ = fill_short_lists(
             candidates, minority, len(features), settings.k, _fallback_sample(settings)
@@ -300,22 +299,22 @@ def _bad_counts(points: np.ndarray, features: list[Feature]) -> dict[str, int]:
     return {f.name: int(n) for f, n in zip(features, bad, strict=True)}
 
 
-def _check_class_values(minority: DataFrame, features: list[Feature], plan: ClassPlan) -> None:
-    names = feature_names(len(features))
-    bad = minority.agg(*(_bad(n).alias(n) for n in names)).first()
-    assert bad is not None
-    counts = {f.name: int(bad[n]) for f, n in zip(features, names, strict=True)}
-    check_bad_values(counts, plan.minority_label)
-
-
-def _bucket_plan(
-    minority: DataFrame, plan: ClassPlan, settings: SmoteSettings, d: int
+def _lsh_buckets(
+    minority: DataFrame, features: list[Feature], plan: ClassPlan, settings: SmoteSettings
 ) -> BucketPlan:
-    """Bucket settings from the class's spread: sqrt of its mean feature variance."""
-    names = feature_names(d)
-    variances = minority.agg(*(F.var_pop(n).alias(n) for n in names)).first()
-    assert variances is not None
-    spread = math.sqrt(sum(float(variances[n] or 0.0) for n in names) / d)
+    """Check the class's values and size its buckets, in one pass over the cached class.
+
+    The bucket width follows the class's spread: sqrt of its mean feature variance.
+    """
+    names = feature_names(len(features))
+    stats = minority.agg(
+        *(_bad(n).alias(f"bad{n}") for n in names),
+        *(F.var_pop(n).alias(f"var{n}") for n in names),
+    ).first()
+    assert stats is not None
+    bad = {f.name: int(stats[f"bad{n}"]) for f, n in zip(features, names, strict=True)}
+    check_bad_values(bad, plan.minority_label)
+    spread = math.sqrt(sum(float(stats[f"var{n}"] or 0.0) for n in names) / len(names))
     if not math.isfinite(spread):
         # Values near the float limit: one slab, cut into chunks along a second direction.
         spread = sys.float_info.max / 8
@@ -344,8 +343,7 @@ def _lsh_synthetic(
 ) -> tuple[DataFrame, dict[str, Any]]:
     d = len(features)
     names = feature_names(d)
-    _check_class_values(minority, features, plan)
-    buckets = _bucket_plan(minority, plan, settings, d)
+    buckets = _lsh_buckets(minority, features, plan, settings)
     clock.lap("extract")
 
     candidates = lsh_candidates(minority, d, settings.k, buckets, seed)
