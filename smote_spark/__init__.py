@@ -7,7 +7,7 @@ from smote_spark.errors import (
     InvalidParameterError,
     SmoteError,
 )
-from smote_spark.oversample import SmoteResult, minority_neighbours, oversample
+from smote_spark.resampling import SmoteResult, minority_neighbours, oversample
 from smote_spark.settings import SmoteSettings
 from smote_spark.stage import SMOTE
 

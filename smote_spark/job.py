@@ -325,7 +325,7 @@ def _spark_reason(text: str) -> str:
 
 def _oversample(frame: DataFrame, settings: SmoteSettings) -> Any:
     # Imported here so that --help and config errors never load Spark or the library core.
-    from smote_spark.oversample import oversample
+    from smote_spark.resampling import oversample
 
     return oversample(frame, settings)
 

@@ -10,7 +10,7 @@ from pyspark.ml.param import Param, Params, TypeConverters
 from pyspark.ml.util import DefaultParamsReadable, DefaultParamsWritable
 from pyspark.sql import DataFrame
 
-from smote_spark.oversample import oversample
+from smote_spark.resampling import oversample
 from smote_spark.settings import SmoteSettings
 
 

@@ -310,15 +310,15 @@ def test_main_leaves_the_shared_session_running(spark: SparkSession, tmp_path: P
 
 
 def fake_library(monkeypatch: pytest.MonkeyPatch, make_frame: Any) -> None:
-    """Stand in for `smote_spark.oversample` with a function that returns ``make_frame(df)``."""
+    """Stand in for `smote_spark.resampling` with a function that returns ``make_frame(df)``."""
 
     def oversample(df: DataFrame, settings: Any) -> Any:
         report = {"minority_label": 1, "counts_before": {}, "counts_after": {}, "seed": 1}
         return types.SimpleNamespace(dataframe=make_frame(df), report=report, release=lambda: None)
 
-    module = types.ModuleType("smote_spark.oversample")
+    module = types.ModuleType("smote_spark.resampling")
     module.oversample = oversample  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "smote_spark.oversample", module)
+    monkeypatch.setitem(sys.modules, "smote_spark.resampling", module)
 
 
 def failing_frame(df: DataFrame) -> DataFrame:

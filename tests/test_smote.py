@@ -403,3 +403,12 @@ def test_values_near_the_float_limit_stay_finite(spark, mode):
     assert len(new) == 24
     assert np.isfinite(new).all()
     assert (new >= -1.7e308).all() and (new <= 1.5e308).all()
+
+
+def test_exact_mode_refuses_a_class_too_big_to_ship(blood, monkeypatch):
+    monkeypatch.setattr("smote_spark.resampling._EXACT_MAX_VALUES", 100)
+    with pytest.raises(InvalidParameterError, match=r"neighbour_mode: .*178 rows x 4 features"):
+        oversample(blood, label_col="Class", seed=1, neighbour_mode="exact")
+    auto = oversample(blood, label_col="Class", seed=1, percentage=10)
+
+    assert auto.report["neighbour_mode"] == "lsh"

@@ -17,6 +17,7 @@ from pyspark import StorageLevel
 from pyspark.sql import Column, DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
+from smote_spark.errors import InvalidParameterError
 from smote_spark.interpolation import draw_children, interpolate
 from smote_spark.neighbours import (
     NEIGHBOURS_SCHEMA,
@@ -159,10 +160,16 @@ def oversample(df: DataFrame, settings: SmoteSettings | None = None, **params: A
 
 
 def _choose_mode(settings: SmoteSettings, rows: int, d: int) -> str:
+    fits = rows * d <= _EXACT_MAX_VALUES
+    if settings.neighbour_mode == "exact" and not fits:
+        raise InvalidParameterError(
+            f"neighbour_mode: 'exact' ships the whole class to every task, and this class "
+            f"has {rows} rows x {d} features = {rows * d} values, above the limit of "
+            f"{_EXACT_MAX_VALUES}; use 'lsh' or 'auto'."
+        )
     if settings.neighbour_mode != "auto":
         return settings.neighbour_mode
-    small = rows <= settings.exact_max_rows and rows * d <= _EXACT_MAX_VALUES
-    return "exact" if small else "lsh"
+    return "exact" if rows <= settings.exact_max_rows and fits else "lsh"
 
 
 def _keyed_minority(
