@@ -89,3 +89,30 @@ def test_lsh_recall_and_distance_ratio_on_a_gaussian_mixture(spark: SparkSession
     assert len(lsh) == 3000
     assert recall >= 0.9, recall
     assert ratio <= 1.05, ratio
+
+
+@pytest.mark.parametrize("mode", ["exact", "lsh"])
+def test_same_rows_whatever_the_shuffle_partitions(spark: SparkSession, mode: str) -> None:
+    rng = np.random.default_rng(12)
+    frame = pd.DataFrame(rng.normal(size=(260, 4)), columns=["a", "b", "c", "d"])
+    frame["y"] = [1] * 60 + [0] * 200
+    df = spark.createDataFrame(frame)
+    before = spark.conf.get("spark.sql.shuffle.partitions")
+    outputs = []
+    try:
+        for partitions in ("1", "7", "200"):
+            spark.conf.set("spark.sql.shuffle.partitions", partitions)
+            out = oversample(
+                df.repartition(int(partitions) % 5 + 1),
+                label_col="y",
+                percentage=170,
+                seed=21,
+                neighbour_mode=mode,
+                max_bucket_size=16,
+            ).dataframe
+            outputs.append(sorted(tuple(row) for row in out.collect()))
+    finally:
+        spark.conf.set("spark.sql.shuffle.partitions", before)
+
+    assert len(outputs[0]) == 260 + 102
+    assert outputs[0] == outputs[1] == outputs[2]
