@@ -120,12 +120,7 @@ def oversample(df: DataFrame, settings: SmoteSettings | None = None, **params: A
     clock = _Clock()
     seed = settings.seed if settings.seed is not None else secrets.randbelow(2**63)
 
-    check_label(df, settings)
-    counts = count_classes(df, settings.label_col)
-    plan = plan_minority(counts, settings.label_col, settings.percentage, settings.minority_label)
-    features = check_columns(df, settings)
-    check_enough_rows(plan.minority_rows, settings.k, plan.minority_label)
-    mode = _choose_mode(settings, plan.minority_rows, len(features))
+    counts, plan, features, mode = _plan_run(df, settings, settings.percentage)
     log.info(
         "SMOTE on %r: class %r, %d rows -> %d synthetic (percentage %s, k=%d, seed=%d, "
         "neighbour mode %s)",
@@ -157,6 +152,18 @@ def oversample(df: DataFrame, settings: SmoteSettings | None = None, **params: A
     report = _report(settings, seed, mode, counts, plan, clock.timings, report_extra)
     log.info("class counts before %s, after %s", report["counts_before"], report["counts_after"])
     return SmoteResult(output, report, cached)
+
+
+def _plan_run(
+    df: DataFrame, settings: SmoteSettings, percentage: float
+) -> tuple[dict[Any, int], ClassPlan, list[Feature], str]:
+    """Check the columns, count the classes (label column only) and choose the mode."""
+    check_label(df, settings)
+    counts = count_classes(df, settings.label_col)
+    plan = plan_minority(counts, settings.label_col, percentage, settings.minority_label)
+    features = check_columns(df, settings)
+    check_enough_rows(plan.minority_rows, settings.k, plan.minority_label)
+    return counts, plan, features, _choose_mode(settings, plan.minority_rows, len(features))
 
 
 def _choose_mode(settings: SmoteSettings, rows: int, d: int) -> str:
@@ -280,11 +287,7 @@ def minority_neighbours(
     """
     settings = settings if settings is not None else SmoteSettings.build(**params)
     seed = settings.seed if settings.seed is not None else 0
-    features = check_columns(df, settings)
-    counts = count_classes(df, settings.label_col)
-    plan = plan_minority(counts, settings.label_col, 100.0, settings.minority_label)
-    check_enough_rows(plan.minority_rows, settings.k, plan.minority_label)
-    mode = _choose_mode(settings, plan.minority_rows, len(features))
+    _, plan, features, mode = _plan_run(df, settings, 100.0)
     minority = _keyed_minority(df, settings.label_col, plan.minority_label, features, seed)
     if mode == "exact":
         keys, points = _collect_class(minority, features, plan)
@@ -292,10 +295,7 @@ def minority_neighbours(
     else:
         minority = minority.persist(StorageLevel.MEMORY_AND_DISK)
         buckets = _lsh_buckets(minority, features, plan, settings)
-        candidates = lsh_candidates(minority, len(features), settings.k, buckets, seed)
-        found, _ = fill_short_lists(
-            candidates, minority, len(features), settings.k, _fallback_sample(settings)
-        )
+        found, _ = _lsh_neighbours(minority, len(features), buckets, settings, seed)
     names = feature_names(len(features))
     renamed = [F.col(n).alias(f.name) for n, f in zip(names, features, strict=True)]
     return minority.join(found, "key").select("key", *renamed, "neighbours", "distances")
@@ -336,8 +336,20 @@ def _lsh_buckets(
     return buckets
 
 
-def _fallback_sample(settings: SmoteSettings) -> int:
-    return max(settings.max_bucket_size, settings.k + 1)
+def _lsh_neighbours(
+    minority: DataFrame, d: int, buckets: BucketPlan, settings: SmoteSettings, seed: int
+) -> tuple[DataFrame, int]:
+    """Every row's k neighbours from the LSH buckets, short lists completed; and how many."""
+    candidates = lsh_candidates(minority, d, settings.k, buckets, seed)
+    sample = max(settings.max_bucket_size, settings.k + 1)
+    neighbours, fallback = fill_short_lists(candidates, minority, d, settings.k, sample)
+    if fallback:
+        log.warning(
+            "%d rows had fewer than k=%d LSH candidates; completed from a sample",
+            fallback,
+            settings.k,
+        )
+    return neighbours, fallback
 
 
 def _lsh_synthetic(
@@ -348,21 +360,11 @@ def _lsh_synthetic(
     seed: int,
     clock: _Clock,
 ) -> tuple[DataFrame, dict[str, Any]]:
-    d = len(features)
-    names = feature_names(d)
+    names = feature_names(len(features))
     buckets = _lsh_buckets(minority, features, plan, settings)
     clock.lap("extract")
 
-    candidates = lsh_candidates(minority, d, settings.k, buckets, seed)
-    neighbours, fallback = fill_short_lists(
-        candidates, minority, d, settings.k, _fallback_sample(settings)
-    )
-    if fallback:
-        log.warning(
-            "%d rows had fewer than k=%d LSH candidates; completed from a sample",
-            fallback,
-            settings.k,
-        )
+    neighbours, fallback = _lsh_neighbours(minority, len(features), buckets, settings, seed)
     clock.lap("neighbours")
 
     threshold = _extra_threshold(minority, plan)
