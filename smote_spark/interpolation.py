@@ -7,6 +7,8 @@ nothing but those three: not on partitioning, task order or the other rows.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
@@ -15,6 +17,7 @@ _MUL2 = np.uint64(0x94D049BB133111EB)
 _NEIGHBOUR_STREAM = np.uint64(0x6E65696768626F72)
 _GAP_STREAM = np.uint64(0x67617020756E6966)
 _EXTRA_STREAM = np.uint64(0x6578747261636869)
+_VOTE_STREAM = np.uint64(0x766F746520746965)
 
 
 def mix64(x: np.ndarray) -> np.ndarray:
@@ -36,9 +39,18 @@ def extra_child_scores(seed: int, keys: np.ndarray) -> np.ndarray:
     return mix64(_row_streams(seed, keys) ^ _EXTRA_STREAM).view(np.int64)
 
 
+class Children(NamedTuple):
+    """The children of a batch of base rows, one entry per child (see `draw_children`)."""
+
+    base: np.ndarray
+    neighbour: np.ndarray
+    gap: np.ndarray
+    stream: np.ndarray
+
+
 def draw_children(
     seed: int, keys: np.ndarray, children: np.ndarray, neighbour_counts: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+) -> Children:
     """Choose a neighbour and a gap for every child of every base row.
 
     Parameters
@@ -54,12 +66,11 @@ def draw_children(
 
     Returns
     -------
-    base : ndarray of int, shape (m,)
-        Position of each child's base row in ``keys``.
-    neighbour : ndarray of int, shape (m,)
-        Position, in its base row's neighbour list, of each child's neighbour.
-    gap : ndarray of float64, shape (m,)
-        Each child's gap in [0, 1): the new point is ``base + gap * (neighbour - base)``.
+    Children
+        ``base``: position of each child's base row in ``keys``; ``neighbour``: position, in
+        its base row's neighbour list, of the child's neighbour; ``gap``: in [0, 1), the new
+        point is ``base + gap * (neighbour - base)``; ``stream``: the child's own random
+        word (uint64), for its further choices.
     """
     base = np.repeat(np.arange(len(keys)), children)
     starts = np.cumsum(children) - children
@@ -67,7 +78,38 @@ def draw_children(
     streams = mix64(np.repeat(_row_streams(seed, keys), children) + child_no.astype(np.uint64))
     choice = mix64(streams ^ _NEIGHBOUR_STREAM) % neighbour_counts[base].astype(np.uint64)
     gap = (mix64(streams ^ _GAP_STREAM) >> np.uint64(11)).astype(np.float64) * 2.0**-53
-    return base, choice.astype(np.int64), gap
+    return Children(base, choice.astype(np.int64), gap, streams)
+
+
+def vote(streams: np.ndarray, neighbour_codes: np.ndarray) -> np.ndarray:
+    """Each child's nominal values: the most frequent among its base row's neighbours.
+
+    Parameters
+    ----------
+    streams : ndarray of uint64, shape (c,)
+        The children's random words (`Children.stream`).
+    neighbour_codes : ndarray of int, shape (c, k, m)
+        The codes of the k neighbours of each child's base row, for m nominal features.
+
+    Returns
+    -------
+    ndarray of int64, shape (c, m)
+        Per child and feature, the code most neighbours have; a tie goes to the tied code
+        with the lowest seeded score, drawn from the child's stream, the feature and the code.
+    """
+    codes = neighbour_codes.astype(np.int64)
+    c, k, m = codes.shape
+    if c == 0 or m == 0:
+        return np.empty((c, m), np.int64)
+    # How many of the k neighbours share each neighbour's code, per feature: (c, k, m).
+    votes = (codes[:, :, None, :] == codes[:, None, :, :]).sum(axis=2)
+    winners = votes == votes.max(axis=1, keepdims=True)
+    feature = np.arange(m, dtype=np.uint64) << np.uint64(32)
+    words = (codes.astype(np.uint64) | feature[None, None, :]) ^ _VOTE_STREAM
+    scores = mix64(mix64(words) ^ streams.astype(np.uint64)[:, None, None])
+    scores = np.where(winners, scores, np.iinfo(np.uint64).max)
+    pick = scores.argmin(axis=1)[:, None, :]
+    return np.take_along_axis(codes, pick, axis=1)[:, 0, :]
 
 
 def interpolate(base: np.ndarray, neighbour: np.ndarray, gap: np.ndarray) -> np.ndarray:

@@ -26,9 +26,9 @@ _SLAB_BUCKETS = 4
 NEIGHBOURS_SCHEMA = "key long, neighbours array<long>, distances array<double>"
 
 
-def feature_names(d: int) -> list[str]:
-    """Internal names of the double-typed feature columns (safe for any input name)."""
-    return [f"_f{i}" for i in range(d)]
+def search_names(d: int) -> list[str]:
+    """Internal names of the distance-space columns, doubles (see `encoding`)."""
+    return [f"_s{i}" for i in range(d)]
 
 
 def nearest_neighbours(
@@ -136,11 +136,11 @@ def plan_buckets(
 def lsh_candidates(minority: DataFrame, d: int, k: int, plan: BucketPlan, seed: int) -> DataFrame:
     """Candidate neighbour lists from every LSH table, merged to each row's k best.
 
-    ``minority`` has ``key`` and the double columns of `feature_names`. Returns
+    ``minority`` has ``key`` and the double columns of `search_names`. Returns
     `NEIGHBOURS_SCHEMA` rows; a row whose buckets held fewer than k other rows gets a
     shorter list (see `fill_short_lists`).
     """
-    names = feature_names(d)
+    names = search_names(d)
     hashed = _hash(minority, names, plan, seed)
     members = _bucket_members(hashed, names, plan, seed)
     found = members.groupBy("table", "bucket", "chunk").applyInPandas(
@@ -231,7 +231,7 @@ def fill_short_lists(
     count = short.count()
     if count == 0:
         return candidates, 0
-    names = feature_names(d)
+    names = search_names(d)
     sample = minority.orderBy("key").limit(sample_rows).toPandas()
     sample_keys = sample["key"].to_numpy(np.int64)
     sample_points = sample[names].to_numpy(np.float64)

@@ -14,25 +14,35 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from pyspark import StorageLevel
-from pyspark.sql import Column, DataFrame, SparkSession, Window
+from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
+from smote_spark.encoding import (
+    ClassEncoding,
+    as_double,
+    code_names,
+    decode,
+    encode,
+    fit_encoding,
+    nominal_names,
+    restore,
+    value_names,
+)
 from smote_spark.errors import InvalidParameterError
-from smote_spark.interpolation import draw_children, interpolate
+from smote_spark.interpolation import draw_children, interpolate, vote
 from smote_spark.neighbours import (
     NEIGHBOURS_SCHEMA,
     BucketPlan,
-    feature_names,
     fill_short_lists,
     lsh_candidates,
     nearest_neighbours,
     plan_buckets,
+    search_names,
 )
 from smote_spark.settings import SmoteSettings
-from smote_spark.targets import ClassPlan, count_classes, plan_minority
+from smote_spark.targets import ClassPlan, count_classes, plan_classes
 from smote_spark.validation import (
     Feature,
-    check_bad_values,
     check_columns,
     check_enough_rows,
     check_label,
@@ -86,7 +96,7 @@ class _Clock:
 
 
 def oversample(df: DataFrame, settings: SmoteSettings | None = None, **params: Any) -> SmoteResult:
-    """Add SMOTE's synthetic rows for the minority class of ``df``.
+    """Add SMOTE's synthetic rows to the classes of ``df`` that the settings name.
 
     Parameters
     ----------
@@ -107,9 +117,10 @@ def oversample(df: DataFrame, settings: SmoteSettings | None = None, **params: A
 
     Notes
     -----
-    Counting the classes and checking the minority rows run eagerly; neighbours and
-    interpolation run when the result is written. In LSH mode the minority rows are
-    cached until `SmoteResult.release`.
+    Counting the classes, extracting and checking the rows of each class to oversample run
+    eagerly; neighbours and interpolation run when the result is written. Each class is
+    oversampled on its own: its neighbours, statistics and nominal values are its own. In
+    LSH mode a class's rows stay cached until `SmoteResult.release`.
 
     References
     ----------
@@ -120,77 +131,122 @@ def oversample(df: DataFrame, settings: SmoteSettings | None = None, **params: A
     clock = _Clock()
     seed = settings.seed if settings.seed is not None else secrets.randbelow(2**63)
 
-    counts, plan, features, mode = _plan_run(df, settings, settings.percentage)
+    counts, plans, features = _plan_run(df, settings)
     log.info(
-        "SMOTE on %r: class %r, %d rows -> %d synthetic (percentage %s, k=%d, seed=%d, "
-        "neighbour mode %s)",
+        "SMOTE on %r: %s (k=%d, seed=%d, scaling %s); features %s",
         settings.label_col,
-        plan.minority_label,
-        plan.minority_rows,
-        plan.synthetic_rows,
-        settings.percentage,
+        ", ".join(
+            f"class {p.minority_label!r} {p.minority_rows} rows +{p.synthetic_rows}" for p in plans
+        ),
         settings.k,
         seed,
-        mode,
+        settings.scaling,
+        ", ".join(f"{f.name} ({f.kind})" for f in features),
     )
     clock.lap("count")
 
-    minority = _keyed_minority(df, settings.label_col, plan.minority_label, features, seed)
-    report_extra: dict[str, Any] = {}
+    parts: list[DataFrame] = []
+    classes: dict[str, dict[str, Any]] = {}
     cached: list[DataFrame] = []
-    if plan.synthetic_rows == 0:
-        synthetic = None
-    elif mode == "exact":
-        synthetic = _exact_synthetic(df.sparkSession, minority, features, plan, settings.k, seed)
-        clock.lap("extract")
-    else:
-        minority = minority.persist(StorageLevel.MEMORY_AND_DISK)
-        cached.append(minority)
-        synthetic, report_extra = _lsh_synthetic(minority, features, plan, settings, seed, clock)
+    for plan in plans:
+        if plan.synthetic_rows == 0:
+            continue
+        part, facts = _oversample_class(df, plan, features, settings, seed, clock, cached)
+        parts.append(part)
+        classes[str(plan.minority_label)] = facts
 
-    output = _union(df, synthetic, features, settings, plan.minority_label)
-    report = _report(settings, seed, mode, counts, plan, clock.timings, report_extra)
+    output = _union(df, parts, settings.synthetic_col)
+    report = _report(settings, seed, counts, plans, clock.timings, classes)
     log.info("class counts before %s, after %s", report["counts_before"], report["counts_after"])
     return SmoteResult(output, report, cached)
 
 
 def _plan_run(
-    df: DataFrame, settings: SmoteSettings, percentage: float
-) -> tuple[dict[Any, int], ClassPlan, list[Feature], str]:
-    """Check the columns, count the classes (label column only) and choose the mode."""
+    df: DataFrame, settings: SmoteSettings
+) -> tuple[dict[Any, int], list[ClassPlan], list[Feature]]:
+    """Check the columns, count the classes (label column only) and plan each class."""
     check_label(df, settings)
     counts = count_classes(df, settings.label_col)
-    plan = plan_minority(counts, settings.label_col, percentage, settings.minority_label)
+    plans = plan_classes(counts, settings)
     features = check_columns(df, settings)
-    check_enough_rows(plan.minority_rows, settings.k, plan.minority_label)
-    return counts, plan, features, _choose_mode(settings, plan.minority_rows, len(features))
+    for plan in plans:
+        if plan.synthetic_rows:
+            check_enough_rows(plan.minority_rows, settings.k, plan.minority_label)
+    return counts, plans, features
 
 
-def _choose_mode(settings: SmoteSettings, rows: int, d: int) -> str:
-    fits = rows * d <= _EXACT_MAX_VALUES
+def _oversample_class(
+    df: DataFrame,
+    plan: ClassPlan,
+    features: list[Feature],
+    settings: SmoteSettings,
+    seed: int,
+    clock: _Clock,
+    cached: list[DataFrame],
+) -> tuple[DataFrame, dict[str, Any]]:
+    """One class's synthetic rows, in the input's schema, and the facts for the report."""
+    label = plan.minority_label
+    rows = _extract(df, settings.label_col, label, features, seed)
+    rows = rows.persist(StorageLevel.MEMORY_AND_DISK)
+    encoding = fit_encoding(rows, features, settings.scaling, label)
+    mode = _choose_mode(settings, plan.minority_rows, encoding.width)
+    log.info(
+        "class %r: neighbour mode %s, %d distance columns (%d nominal values, weight %.4g)",
+        label,
+        mode,
+        encoding.width,
+        encoding.width - len(encoding.numeric),
+        encoding.weight,
+    )
+    encoded = encode(rows, encoding)
+    facts: dict[str, Any] = {
+        "rows": plan.minority_rows,
+        "synthetic_rows": plan.synthetic_rows,
+        "neighbour_mode": mode,
+        "fallback_rows": 0,
+    }
+    if mode == "exact":
+        synthetic = _exact_synthetic(df.sparkSession, encoded, encoding, plan, settings.k, seed)
+        rows.unpersist()
+        clock.lap("extract")
+    else:
+        cached.append(rows)
+        clock.lap("extract")
+        synthetic, lsh_facts = _lsh_synthetic(encoded, encoding, plan, settings, seed, clock)
+        facts.update(lsh_facts)
+    return _restore(synthetic, df, encoding, settings, label), facts
+
+
+def _choose_mode(settings: SmoteSettings, rows: int, width: int) -> str:
+    fits = rows * width <= _EXACT_MAX_VALUES
     if settings.neighbour_mode == "exact" and not fits:
         raise InvalidParameterError(
             f"neighbour_mode: 'exact' ships the whole class to every task, and this class "
-            f"has {rows} rows x {d} features = {rows * d} values, above the limit of "
-            f"{_EXACT_MAX_VALUES}; use 'lsh' or 'auto'."
+            f"has {rows} rows x {width} distance columns = {rows * width} values, above the "
+            f"limit of {_EXACT_MAX_VALUES}; use 'lsh' or 'auto'."
         )
     if settings.neighbour_mode != "auto":
         return settings.neighbour_mode
     return "exact" if rows <= settings.exact_max_rows and fits else "lsh"
 
 
-def _keyed_minority(
+def _extract(
     df: DataFrame, label_col: str, label: Any, features: list[Feature], seed: int
 ) -> DataFrame:
-    """Minority rows as ``key`` plus doubles ``_f0...``; the key depends on content and seed.
+    """A class's rows as ``key``, doubles ``_f...`` and nominal values ``_v...``.
 
-    Identical rows hash alike and are told apart by their rank among themselves, which is
-    safe because identical rows are interchangeable.
+    The key depends on the row's content and the seed. Identical rows hash alike and are
+    told apart by their rank among themselves, which is safe because identical rows are
+    interchangeable.
     """
-    names = feature_names(len(features))
+    numeric = [f for f in features if not f.is_nominal]
+    nominal = [f for f in features if f.is_nominal]
+    doubles, raw = value_names(len(numeric)), nominal_names(len(nominal))
     rows = df.filter(column(label_col) == F.lit(label)).select(
-        *(column(f.name).cast("double").alias(n) for f, n in zip(features, names, strict=True))
+        *(as_double(f).alias(n) for f, n in zip(numeric, doubles, strict=True)),
+        *(column(f.name).alias(n) for f, n in zip(nominal, raw, strict=True)),
     )
+    names = doubles + raw
     content = rows.withColumn("_h", F.xxhash64(F.lit(seed), *names))
     copy_no = F.row_number().over(Window.partitionBy("_h").orderBy(*names))
     return content.select(F.xxhash64("_h", copy_no).alias("key"), *names)
@@ -203,15 +259,24 @@ def _children_per_row(plan: ClassPlan, keys: np.ndarray) -> np.ndarray:
     return children
 
 
-def _collect_class(
-    minority: DataFrame, features: list[Feature], plan: ClassPlan
-) -> tuple[np.ndarray, np.ndarray]:
-    """The class as (keys ascending, points): the bounded matrix exact mode ships to tasks."""
-    names = feature_names(len(features))
-    table = minority.toPandas().sort_values("key", kind="stable")
-    points = table[names].to_numpy(np.float64)
-    check_bad_values(_bad_counts(points, features), plan.minority_label)
-    return table["key"].to_numpy(np.int64), points
+@dataclass(frozen=True)
+class _ClassArrays:
+    """A whole (bounded) class on the driver, sorted by key: what exact mode ships."""
+
+    keys: np.ndarray
+    points: np.ndarray
+    values: np.ndarray
+    codes: np.ndarray
+
+
+def _collect_class(encoded: DataFrame, encoding: ClassEncoding) -> _ClassArrays:
+    table = encoded.toPandas().sort_values("key", kind="stable")
+    return _ClassArrays(
+        table["key"].to_numpy(np.int64),
+        table[search_names(encoding.width)].to_numpy(np.float64),
+        table[value_names(len(encoding.numeric))].to_numpy(np.float64),
+        table[code_names(len(encoding.nominal))].to_numpy(np.int64),
+    )
 
 
 def _exact_tasks(spark: SparkSession, n: int) -> DataFrame:
@@ -224,50 +289,67 @@ def _task_rows(task: int, n: int) -> np.ndarray:
     return np.arange(start, min(n, start + _EXACT_ROWS_PER_TASK))
 
 
+def _synthetic_schema(encoding: ClassEncoding) -> str:
+    doubles = [f"{n} double" for n in value_names(len(encoding.numeric))]
+    codes = [f"{n} int" for n in code_names(len(encoding.nominal))]
+    return ", ".join(doubles + codes)
+
+
+def _synthetic_frame(
+    encoding: ClassEncoding, values: np.ndarray, codes: np.ndarray
+) -> pd.DataFrame:
+    frame = pd.DataFrame(values, columns=value_names(len(encoding.numeric)))
+    for j, name in enumerate(code_names(len(encoding.nominal))):
+        frame[name] = codes[:, j].astype(np.int32)
+    return frame
+
+
 def _exact_synthetic(
     spark: SparkSession,
-    minority: DataFrame,
-    features: list[Feature],
+    encoded: DataFrame,
+    encoding: ClassEncoding,
     plan: ClassPlan,
     k: int,
     seed: int,
 ) -> DataFrame:
-    """Collect the (bounded) class matrix and make the synthetic rows in tasks."""
-    names = feature_names(len(features))
-    keys, points = _collect_class(minority, features, plan)
-    children = _children_per_row(plan, keys)
+    """Collect the (bounded) class and make its synthetic rows in tasks."""
+    data = _collect_class(encoded, encoding)
+    children = _children_per_row(plan, data.keys)
 
     def generate(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
         for batch in batches:
             for task in batch["id"]:
-                rows = _task_rows(int(task), len(keys))
-                positions, _ = nearest_neighbours(points, keys, k, rows)
+                rows = _task_rows(int(task), len(data.keys))
+                positions, _ = nearest_neighbours(data.points, data.keys, k, rows)
                 counts = np.full(len(rows), positions.shape[1])
-                base, choice, gap = draw_children(seed, keys[rows], children[rows], counts)
-                new = interpolate(points[rows][base], points[positions[base, choice]], gap)
-                yield pd.DataFrame(new, columns=names)
+                drawn = draw_children(seed, data.keys[rows], children[rows], counts)
+                lists = positions[drawn.base]
+                new = interpolate(
+                    data.values[rows[drawn.base]],
+                    data.values[lists[np.arange(len(lists)), drawn.neighbour]],
+                    drawn.gap,
+                )
+                voted = vote(drawn.stream, data.codes[lists])
+                yield _synthetic_frame(encoding, new, voted)
 
-    schema = ", ".join(f"{n} double" for n in names)
-    return _exact_tasks(spark, len(keys)).mapInPandas(generate, schema)
+    return _exact_tasks(spark, len(data.keys)).mapInPandas(generate, _synthetic_schema(encoding))
 
 
-def _exact_neighbours(
-    spark: SparkSession, keys: np.ndarray, points: np.ndarray, k: int
-) -> DataFrame:
+def _exact_neighbours(spark: SparkSession, data: _ClassArrays, k: int) -> DataFrame:
     def search(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
         for batch in batches:
             for task in batch["id"]:
-                rows = _task_rows(int(task), len(keys))
-                positions, distances = nearest_neighbours(points, keys, k, rows)
+                rows = _task_rows(int(task), len(data.keys))
+                positions, distances = nearest_neighbours(data.points, data.keys, k, rows)
                 yield pd.DataFrame(
                     {
-                        "key": keys[rows],
-                        "neighbours": list(keys[positions]),
+                        "key": data.keys[rows],
+                        "neighbours": list(data.keys[positions]),
                         "distances": list(distances),
                     }
                 )
 
-    return _exact_tasks(spark, len(keys)).mapInPandas(search, NEIGHBOURS_SCHEMA)
+    return _exact_tasks(spark, len(data.keys)).mapInPandas(search, NEIGHBOURS_SCHEMA)
 
 
 def minority_neighbours(
@@ -276,52 +358,40 @@ def minority_neighbours(
     """The neighbour list of every row of the class that `oversample` would oversample.
 
     A diagnostic: it shows which rows new points are drawn towards, in the chosen mode.
+    With several classes to oversample, it shows the first in label order.
 
     Returns
     -------
     DataFrame
-        ``key`` (the row's seeded key), the feature columns as doubles (input names),
-        ``neighbours`` (keys of the k nearest rows, nearest first) and ``distances``
-        (their Euclidean distances). A row is never its own neighbour; identical rows
-        are distinct rows at distance 0.
+        ``key`` (the row's seeded key), the features under their input names (numeric ones
+        as doubles: dates in days, timestamps in seconds), ``neighbours`` (keys of the k
+        nearest rows, nearest first) and ``distances`` (their distances, in the distance
+        space of `encoding`). A row is never its own neighbour; identical rows are
+        distinct rows at distance 0.
     """
     settings = settings if settings is not None else SmoteSettings.build(**params)
     seed = settings.seed if settings.seed is not None else 0
-    _, plan, features, mode = _plan_run(df, settings, 100.0)
-    minority = _keyed_minority(df, settings.label_col, plan.minority_label, features, seed)
-    if mode == "exact":
-        keys, points = _collect_class(minority, features, plan)
-        found = _exact_neighbours(df.sparkSession, keys, points, settings.k)
+    _, plans, features = _plan_run(df, settings)
+    plan = next((p for p in plans if p.synthetic_rows), plans[0])
+    check_enough_rows(plan.minority_rows, settings.k, plan.minority_label)
+    rows = _extract(df, settings.label_col, plan.minority_label, features, seed)
+    rows = rows.persist(StorageLevel.MEMORY_AND_DISK)
+    encoding = fit_encoding(rows, features, settings.scaling, plan.minority_label)
+    encoded = encode(rows, encoding)
+    if _choose_mode(settings, plan.minority_rows, encoding.width) == "exact":
+        found = _exact_neighbours(df.sparkSession, _collect_class(encoded, encoding), settings.k)
     else:
-        minority = minority.persist(StorageLevel.MEMORY_AND_DISK)
-        buckets = _lsh_buckets(minority, features, plan, settings)
-        found, _ = _lsh_neighbours(minority, len(features), buckets, settings, seed)
-    names = feature_names(len(features))
-    renamed = [F.col(n).alias(f.name) for n, f in zip(names, features, strict=True)]
-    return minority.join(found, "key").select("key", *renamed, "neighbours", "distances")
+        buckets = _lsh_buckets(encoding, plan, settings)
+        found, _ = _lsh_neighbours(encoded, encoding.width, buckets, settings, seed)
+    names = value_names(len(encoding.numeric)) + nominal_names(len(encoding.nominal))
+    inputs = [f.name for f in encoding.numeric + encoding.nominal]
+    renamed = [F.col(n).alias(name) for n, name in zip(names, inputs, strict=True)]
+    return rows.join(found, "key").select("key", *renamed, "neighbours", "distances")
 
 
-def _bad_counts(points: np.ndarray, features: list[Feature]) -> dict[str, int]:
-    bad = (~np.isfinite(points)).sum(axis=0)
-    return {f.name: int(n) for f, n in zip(features, bad, strict=True)}
-
-
-def _lsh_buckets(
-    minority: DataFrame, features: list[Feature], plan: ClassPlan, settings: SmoteSettings
-) -> BucketPlan:
-    """Check the class's values and size its buckets, in one pass over the cached class.
-
-    The bucket width follows the class's spread: sqrt of its mean feature variance.
-    """
-    names = feature_names(len(features))
-    stats = minority.agg(
-        *(_bad(n).alias(f"bad{n}") for n in names),
-        *(F.var_pop(n).alias(f"var{n}") for n in names),
-    ).first()
-    assert stats is not None
-    bad = {f.name: int(stats[f"bad{n}"]) for f, n in zip(features, names, strict=True)}
-    check_bad_values(bad, plan.minority_label)
-    spread = math.sqrt(sum(float(stats[f"var{n}"] or 0.0) for n in names) / len(names))
+def _lsh_buckets(encoding: ClassEncoding, plan: ClassPlan, settings: SmoteSettings) -> BucketPlan:
+    """Size a class's buckets from its spread in the distance space."""
+    spread = encoding.spread
     if not math.isfinite(spread):
         # Values near the float limit: one slab, cut into chunks along a second direction.
         spread = sys.float_info.max / 8
@@ -332,17 +402,17 @@ def _lsh_buckets(
         settings.max_bucket_size,
         settings.bucket_length,
     )
-    log.info("LSH buckets: %s", buckets)
+    log.info("class %r: LSH buckets %s", plan.minority_label, buckets)
     return buckets
 
 
 def _lsh_neighbours(
-    minority: DataFrame, d: int, buckets: BucketPlan, settings: SmoteSettings, seed: int
+    encoded: DataFrame, width: int, buckets: BucketPlan, settings: SmoteSettings, seed: int
 ) -> tuple[DataFrame, int]:
     """Every row's k neighbours from the LSH buckets, short lists completed; and how many."""
-    candidates = lsh_candidates(minority, d, settings.k, buckets, seed)
+    candidates = lsh_candidates(encoded, width, settings.k, buckets, seed)
     sample = max(settings.max_bucket_size, settings.k + 1)
-    neighbours, fallback = fill_short_lists(candidates, minority, d, settings.k, sample)
+    neighbours, fallback = fill_short_lists(candidates, encoded, width, settings.k, sample)
     if fallback:
         log.warning(
             "%d rows had fewer than k=%d LSH candidates; completed from a sample",
@@ -353,49 +423,51 @@ def _lsh_neighbours(
 
 
 def _lsh_synthetic(
-    minority: DataFrame,
-    features: list[Feature],
+    encoded: DataFrame,
+    encoding: ClassEncoding,
     plan: ClassPlan,
     settings: SmoteSettings,
     seed: int,
     clock: _Clock,
 ) -> tuple[DataFrame, dict[str, Any]]:
-    names = feature_names(len(features))
-    buckets = _lsh_buckets(minority, features, plan, settings)
-    clock.lap("extract")
-
-    neighbours, fallback = _lsh_neighbours(minority, len(features), buckets, settings, seed)
+    doubles = value_names(len(encoding.numeric))
+    codes = code_names(len(encoding.nominal))
+    buckets = _lsh_buckets(encoding, plan, settings)
+    neighbours, fallback = _lsh_neighbours(encoded, encoding.width, buckets, settings, seed)
     clock.lap("neighbours")
 
-    threshold = _extra_threshold(minority, plan)
+    threshold = _extra_threshold(encoded, plan)
     children = F.lit(plan.children_per_row)
     if threshold is not None:
         children = children + F.when(F.col("key") <= F.lit(threshold), 1).otherwise(0)
-    draws = neighbours.select("key", "neighbours", children.alias("children")).mapInPandas(
-        _draw(seed), "key long, neighbour long, gap double"
+    lists = neighbours.select("key", "neighbours", children.alias("children"))
+    if codes:
+        lists = lists.join(_neighbour_codes(neighbours, encoded, codes), "key")
+    schema = ", ".join(["key long", "neighbour long", "gap double", *(f"{c} int" for c in codes)])
+    draws = lists.mapInPandas(_draw(seed, settings.k, codes), schema)
+    base = encoded.select("key", *doubles)
+    other = encoded.select(
+        F.col("key").alias("neighbour"), *(F.col(n).alias(f"_n{i}") for i, n in enumerate(doubles))
     )
-    other = minority.select(
-        F.col("key").alias("neighbour"), *(F.col(n).alias(f"_n{i}") for i, n in enumerate(names))
-    )
-    joined = draws.join(minority, "key").join(other, "neighbour")
-    synthetic = joined.mapInPandas(
-        _interpolate_rows(names), ", ".join(f"{n} double" for n in names)
-    )
-    info = {"fallback_rows": fallback, "buckets": buckets.__dict__}
-    return synthetic, info
+    joined = draws.join(base, "key").join(other, "neighbour")
+    synthetic = joined.mapInPandas(_interpolate_rows(doubles, codes), _synthetic_schema(encoding))
+    return synthetic, {"fallback_rows": fallback, "buckets": buckets.__dict__}
 
 
-def _bad(name: str) -> Column:
-    col = F.col(name)
-    bad = col.isNull() | F.isnan(col) | (F.abs(col) == F.lit(float("inf")))
-    return F.sum(F.when(bad, 1).otherwise(0))
+def _neighbour_codes(neighbours: DataFrame, encoded: DataFrame, codes: list[str]) -> DataFrame:
+    """``key`` and ``codes``: the nominal codes of each row's neighbours, in list order."""
+    listed = neighbours.select("key", F.posexplode("neighbours").alias("at", "neighbour"))
+    coded = encoded.select(F.col("key").alias("neighbour"), F.array(*codes).alias("c"))
+    pairs = listed.join(coded, "neighbour").groupBy("key")
+    ordered = pairs.agg(F.array_sort(F.collect_list(F.struct("at", "c"))).alias("pairs"))
+    return ordered.select("key", F.col("pairs.c").alias("codes"))
 
 
-def _extra_threshold(minority: DataFrame, plan: ClassPlan) -> int | None:
+def _extra_threshold(encoded: DataFrame, plan: ClassPlan) -> int | None:
     if plan.extra_children == 0:
         return None
     row = (
-        minority.select("key")
+        encoded.select("key")
         .orderBy("key")
         .limit(plan.extra_children)
         .agg(F.max("key").alias("last"))
@@ -405,86 +477,110 @@ def _extra_threshold(minority: DataFrame, plan: ClassPlan) -> int | None:
     return int(row["last"])
 
 
-def _draw(seed: int) -> BatchFunction:
+def _draw(seed: int, k: int, codes: list[str]) -> BatchFunction:
     def draw(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
         for batch in batches:
             keys = batch["key"].to_numpy(np.int64)
             lists = batch["neighbours"].to_numpy()
             counts = np.array([len(x) for x in lists], np.int64)
-            base, choice, gap = draw_children(
-                seed, keys, batch["children"].to_numpy(np.int64), counts
+            drawn = draw_children(seed, keys, batch["children"].to_numpy(np.int64), counts)
+            chosen = np.array(
+                [lists[b][c] for b, c in zip(drawn.base, drawn.neighbour, strict=True)], np.int64
             )
-            chosen = np.array([lists[b][c] for b, c in zip(base, choice, strict=True)], np.int64)
-            yield pd.DataFrame({"key": keys[base], "neighbour": chosen, "gap": gap})
+            out = pd.DataFrame({"key": keys[drawn.base], "neighbour": chosen, "gap": drawn.gap})
+            if codes:
+                listed = [np.stack(row) for row in batch["codes"]]
+                own = np.array([listed[b] for b in drawn.base]).reshape(-1, k, len(codes))
+                voted = vote(drawn.stream, own)
+                for j, name in enumerate(codes):
+                    out[name] = voted[:, j].astype(np.int32)
+            yield out
 
     return draw
 
 
-def _interpolate_rows(names: list[str]) -> BatchFunction:
-    others = [f"_n{i}" for i in range(len(names))]
+def _interpolate_rows(doubles: list[str], codes: list[str]) -> BatchFunction:
+    others = [f"_n{i}" for i in range(len(doubles))]
 
     def run(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
         for batch in batches:
             new = interpolate(
-                batch[names].to_numpy(np.float64),
+                batch[doubles].to_numpy(np.float64),
                 batch[others].to_numpy(np.float64),
                 batch["gap"].to_numpy(np.float64),
             )
-            yield pd.DataFrame(new, columns=names)
+            frame = pd.DataFrame(new, columns=doubles)
+            for name in codes:
+                frame[name] = batch[name].to_numpy(np.int32)
+            yield frame
 
     return run
 
 
-def _union(
+def _restore(
+    synthetic: DataFrame,
     df: DataFrame,
-    synthetic: DataFrame | None,
-    features: list[Feature],
+    encoding: ClassEncoding,
     settings: SmoteSettings,
     label: Any,
 ) -> DataFrame:
-    """Input rows unchanged, then synthetic rows in the input's schema."""
-    flag = settings.synthetic_col
-    original = df if flag is None else df.withColumn(flag, F.lit(False))
-    if synthetic is None:
-        return original
-    by_name = dict(zip((f.name for f in features), feature_names(len(features)), strict=True))
-    types = {field.name: field.dataType for field in df.schema.fields}
+    """A class's synthetic rows in the input's schema: features back in their types, the
+    label set, every other column null, and the flag column if asked for."""
+    restored = {
+        f.name: restore(f, F.col(n))
+        for f, n in zip(encoding.numeric, value_names(len(encoding.numeric)), strict=True)
+    }
+    for j, (f, n) in enumerate(
+        zip(encoding.nominal, code_names(len(encoding.nominal)), strict=True)
+    ):
+        restored[f.name] = decode(encoding, j, F.col(n))
     columns = []
-    for name in df.columns:
-        if name in by_name:
-            feature = next(f for f in features if f.name == name)
-            value = F.col(by_name[name])
-            value = F.round(value) if feature.is_integral else value
-            columns.append(value.cast(feature.dtype).alias(name))
-        elif name == settings.label_col:
-            columns.append(F.lit(label).cast(types[name]).alias(name))
+    for field_ in df.schema.fields:
+        if field_.name in restored:
+            value = restored[field_.name]
+        elif field_.name == settings.label_col:
+            value = F.lit(label).cast(field_.dataType)
         else:
-            columns.append(F.lit(None).cast(types[name]).alias(name))
-    if flag is not None:
-        columns.append(F.lit(True).alias(flag))
-    return original.unionByName(synthetic.select(*columns))
+            value = F.lit(None).cast(field_.dataType)
+        columns.append(value.alias(field_.name))
+    if settings.synthetic_col is not None:
+        columns.append(F.lit(True).alias(settings.synthetic_col))
+    return synthetic.select(*columns)
+
+
+def _union(df: DataFrame, parts: list[DataFrame], flag: str | None) -> DataFrame:
+    """Input rows unchanged, then each class's synthetic rows."""
+    output = df if flag is None else df.withColumn(flag, F.lit(False))
+    for part in parts:
+        output = output.unionByName(part)
+    return output
 
 
 def _report(
     settings: SmoteSettings,
     seed: int,
-    mode: str,
     counts: dict[Any, int],
-    plan: ClassPlan,
+    plans: list[ClassPlan],
     timings: dict[str, float],
-    extra: dict[str, Any],
+    classes: dict[str, dict[str, Any]],
 ) -> dict[str, Any]:
     after = dict(counts)
-    after[plan.minority_label] += plan.synthetic_rows
-    return {
-        "minority_label": plan.minority_label,
+    for plan in plans:
+        after[plan.minority_label] += plan.synthetic_rows
+    modes = sorted({facts["neighbour_mode"] for facts in classes.values()})
+    report = {
+        "minority_label": plans[0].minority_label,
         "counts_before": {str(label): n for label, n in counts.items()},
         "counts_after": {str(label): n for label, n in after.items()},
-        "synthetic_rows": plan.synthetic_rows,
+        "synthetic_rows": sum(plan.synthetic_rows for plan in plans),
         "seed": seed,
-        "neighbour_mode": mode,
+        "neighbour_mode": ",".join(modes) if modes else "none",
         "parameters": settings.model_dump() | {"seed": seed},
         "timings_s": dict(timings),
-        "fallback_rows": extra.get("fallback_rows", 0),
-        **({"buckets": extra["buckets"]} if "buckets" in extra else {}),
+        "fallback_rows": sum(facts["fallback_rows"] for facts in classes.values()),
+        "classes": classes,
     }
+    buckets = [facts["buckets"] for facts in classes.values() if "buckets" in facts]
+    if len(buckets) == 1:
+        report["buckets"] = buckets[0]
+    return report

@@ -5,11 +5,19 @@ from __future__ import annotations
 import math
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from smote_spark.errors import InvalidParameterError
 
 NeighbourMode = Literal["auto", "exact", "lsh"]
+Scaling = Literal["none", "standard", "minmax"]
 LabelValue = bool | int | float | str
 
 
@@ -28,10 +36,28 @@ class SmoteSettings(BaseModel):
     """Name of the class label column."""
 
     input_cols: list[str] | None = None
-    """Feature columns; None means every column but the label."""
+    """Feature columns; None means every column but the label (and exclude_cols)."""
+
+    exclude_cols: list[str] | None = None
+    """Columns never used as features (identifiers, free text); null in synthetic rows."""
+
+    nominal_cols: list[str] | None = None
+    """Integer features to treat as categories; string and boolean features always are."""
 
     percentage: float = Field(default=100.0, ge=0.0)
-    """SMOTE percentage P: adds round(n_minority * P / 100) synthetic rows."""
+    """SMOTE percentage P: each class oversampled gains round(n * P / 100) rows."""
+
+    classes: list[LabelValue] | None = None
+    """Classes that percentage or target_ratio apply to; None means the minority class."""
+
+    balance: bool = False
+    """If true, every class is raised to the majority class's count."""
+
+    target_ratio: float | None = Field(default=None, gt=0.0)
+    """Each class oversampled ends with round(ratio * majority count) rows."""
+
+    target_counts: dict[LabelValue, int] | None = None
+    """Rows each named class ends with, e.g. {1: 500, 2: 500}; others are untouched."""
 
     k: int = Field(default=5, ge=1)
     """Nearest neighbours (same class) that a new row may be drawn towards."""
@@ -57,26 +83,65 @@ class SmoteSettings(BaseModel):
     exact_max_rows: int = Field(default=20_000, ge=0)
     """Largest class that 'auto' searches exactly."""
 
+    scaling: Scaling = "none"
+    """Scaling for the distance only ('standard', 'minmax'), fitted per class."""
+
     synthetic_col: str | None = Field(default=None, min_length=1)
     """If set, a boolean column of this name marks synthetic rows (true)."""
 
-    @field_validator("percentage", "bucket_length")
+    @field_validator("percentage", "bucket_length", "target_ratio")
     @classmethod
     def _finite(cls, value: float | None) -> float | None:
         if value is not None and not math.isfinite(value):
             raise ValueError("must be a finite number")
         return value
 
-    @field_validator("input_cols")
+    @field_validator("input_cols", "classes")
     @classmethod
-    def _distinct_columns(cls, value: list[str] | None) -> list[str] | None:
+    def _not_empty(cls, value: list[Any] | None) -> list[Any] | None:
+        if value is not None and not value:
+            raise ValueError("must name at least one, or be left out")
+        return value
+
+    @field_validator("input_cols", "exclude_cols", "nominal_cols", "classes")
+    @classmethod
+    def _distinct(cls, value: list[Any] | None) -> list[Any] | None:
+        if value is not None:
+            repeated = sorted({str(c) for c in value if value.count(c) > 1})
+            if repeated:
+                raise ValueError(f"names {repeated} more than once; list each once")
+        return value
+
+    @field_validator("target_counts")
+    @classmethod
+    def _counts(cls, value: dict[Any, int] | None) -> dict[Any, int] | None:
         if value is not None:
             if not value:
-                raise ValueError("must name at least one column, or be left out for all")
-            repeated = sorted({c for c in value if value.count(c) > 1})
-            if repeated:
-                raise ValueError(f"names {repeated} more than once; list each column once")
+                raise ValueError("must name at least one class, or be left out")
+            negative = {label: n for label, n in value.items() if n < 0}
+            if negative:
+                raise ValueError(f"counts must be >= 0; found {negative}")
         return value
+
+    @model_validator(mode="after")
+    def _one_way_to_ask(self) -> SmoteSettings:
+        chosen = [
+            name
+            for name in ("balance", "target_ratio", "target_counts")
+            if getattr(self, name) not in (None, False)
+        ]
+        if "percentage" in self.model_fields_set and chosen:
+            chosen.insert(0, "percentage")
+        if len(chosen) > 1:
+            raise ValueError(
+                f"give one way to ask for rows, not {chosen}: percentage, balance, "
+                "target_ratio or target_counts"
+            )
+        if self.classes is not None and self.minority_label is not None:
+            raise ValueError("give classes or minority_label, not both")
+        if self.classes is not None and chosen and chosen[0] in ("balance", "target_counts"):
+            raise ValueError(f"classes cannot be combined with {chosen[0]}, which names its own")
+        return self
 
     @classmethod
     def build(cls, **values: Any) -> SmoteSettings:
@@ -92,7 +157,11 @@ def describe_validation_error(exc: ValidationError, prefix: str = "") -> str:
     lines = []
     for error in exc.errors():
         name = prefix + ".".join(str(part) for part in error["loc"])
-        if error["type"] == "extra_forbidden":
+        if not error["loc"]:
+            # A rule across several parameters names them itself.
+            rule = error["msg"].removeprefix("Value error, ")
+            lines.append(f"{prefix.rstrip('.') or 'parameters'}: {rule}.")
+        elif error["type"] == "extra_forbidden":
             lines.append(f"{name}: unknown parameter; remove it or check its spelling.")
         elif error["type"] == "missing":
             lines.append(f"{name}: a value is required and none was given.")

@@ -11,6 +11,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from smote_spark.errors import InvalidDataError, InvalidParameterError
+from smote_spark.settings import SmoteSettings
 from smote_spark.validation import column
 
 log = logging.getLogger(__name__)
@@ -45,19 +46,71 @@ def count_classes(df: DataFrame, label_col: str) -> dict[Any, int]:
 
 def synthetic_count(minority_rows: int, percentage: float) -> int:
     """``round(n * P / 100)``, halves rounded up (a target is rounded, never truncated)."""
-    return int(math.floor(minority_rows * percentage / 100.0 + 0.5))
+    return round_half_up(minority_rows * percentage / 100.0)
 
 
-def plan_minority(
-    counts: dict[Any, int], label_col: str, percentage: float, minority_label: Any = None
-) -> ClassPlan:
-    """Pick the class to oversample and the number of rows to add.
+def plan_classes(counts: dict[Any, int], settings: SmoteSettings) -> list[ClassPlan]:
+    """The classes to oversample and how many rows each gains, in label order.
+
+    One of four ways to ask (see `SmoteSettings`): ``percentage`` of the minority class or
+    of ``classes``; ``balance`` every class up to the majority; ``target_ratio`` of the
+    majority count; ``target_counts`` per class. Targets round halves up.
 
     Raises
     ------
     InvalidDataError
-        If the label has nulls, fewer than two classes, or the named class is absent.
+        If the label has nulls, or fewer than two classes.
+    InvalidParameterError
+        If a named class is absent, or a target is below a class's current count.
     """
+    _check_counts(counts, settings.label_col)
+    majority = max(counts.values())
+    if settings.balance:
+        targets = {label: majority for label in counts}
+    elif settings.target_counts is not None:
+        targets = {
+            _resolve(counts, settings.label_col, label, "target_counts"): n
+            for label, n in settings.target_counts.items()
+        }
+    else:
+        chosen = _chosen_classes(counts, settings)
+        if settings.target_ratio is not None:
+            target = round_half_up(settings.target_ratio * majority)
+            targets = {label: target for label in chosen}
+        else:
+            targets = {
+                label: counts[label] + synthetic_count(counts[label], settings.percentage)
+                for label in chosen
+            }
+    low = {label: (counts[label], n) for label, n in targets.items() if n < counts[label]}
+    if low:
+        described = ", ".join(
+            f"class {label!r} has {c} rows, target {n}" for label, (c, n) in low.items()
+        )
+        raise InvalidParameterError(
+            f"{_asked_by(settings)}: a target is below a class's current count ({described}); "
+            "SMOTE only adds rows. Raise the target, or leave that class out."
+        )
+    plans = [ClassPlan(label, counts[label], n - counts[label]) for label, n in targets.items()]
+    return sorted(plans, key=lambda plan: _label_order(plan.minority_label))
+
+
+def round_half_up(value: float) -> int:
+    """A target is rounded, never truncated: halves go up."""
+    return int(math.floor(value + 0.5))
+
+
+def _asked_by(settings: SmoteSettings) -> str:
+    if settings.balance:
+        return "balance"
+    if settings.target_counts is not None:
+        return "target_counts"
+    if settings.target_ratio is not None:
+        return "target_ratio"
+    return "percentage"
+
+
+def _check_counts(counts: dict[Any, int], label_col: str) -> None:
     if None in counts:
         raise InvalidDataError(
             f"label column {label_col!r} has {counts[None]} null values; "
@@ -73,28 +126,36 @@ def plan_minority(
             f"label column {label_col!r} needs at least two classes to oversample one; "
             f"found only class {label!r} ({n} rows). Check the input and the label column."
         )
-    label = _resolve_minority(counts, label_col, minority_label)
-    return ClassPlan(label, counts[label], synthetic_count(counts[label], percentage))
 
 
-def _resolve_minority(counts: dict[Any, int], label_col: str, requested: Any) -> Any:
-    if requested is None:
-        smallest = min(counts.values())
-        tied = sorted((label for label, n in counts.items() if n == smallest), key=_label_order)
-        if len(tied) > 1:
-            log.warning(
-                "classes %s tie for the fewest rows (%d); oversampling %r, the first in "
-                "sorted order. Set minority_label to choose another.",
-                tied,
-                smallest,
-                tied[0],
-            )
-        return tied[0]
+def _chosen_classes(counts: dict[Any, int], settings: SmoteSettings) -> list[Any]:
+    if settings.classes is not None:
+        return [_resolve(counts, settings.label_col, c, "classes") for c in settings.classes]
+    if settings.minority_label is not None:
+        return [_resolve(counts, settings.label_col, settings.minority_label, "minority_label")]
+    return [_smallest(counts)]
+
+
+def _smallest(counts: dict[Any, int]) -> Any:
+    smallest = min(counts.values())
+    tied = sorted((label for label, n in counts.items() if n == smallest), key=_label_order)
+    if len(tied) > 1:
+        log.warning(
+            "classes %s tie for the fewest rows (%d); oversampling %r, the first in "
+            "sorted order. Set minority_label to choose another.",
+            tied,
+            smallest,
+            tied[0],
+        )
+    return tied[0]
+
+
+def _resolve(counts: dict[Any, int], label_col: str, requested: Any, parameter: str) -> Any:
     for label in counts:
         if _same_label(label, requested):
             return label
     raise InvalidParameterError(
-        f"minority_label: no row has {label_col!r} equal to {requested!r}; "
+        f"{parameter}: no row has {label_col!r} equal to {requested!r}; "
         f"the classes are {sorted(counts, key=_label_order)}."
     )
 

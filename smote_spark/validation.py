@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
+from typing import Literal
 
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
@@ -30,16 +31,44 @@ def column(name: str) -> Column:
     return F.col("`" + name.replace("`", "``") + "`")
 
 
+FeatureKind = Literal["number", "integer", "decimal", "date", "timestamp", "nominal"]
+
+
 @dataclass(frozen=True)
 class Feature:
-    """A feature column: its name in the input and its Spark type."""
+    """A feature column: its name in the input, its Spark type, and how SMOTE treats it.
+
+    ``nominal`` features take the most frequent value among the neighbours; all other
+    kinds are interpolated as doubles (dates in days, timestamps in seconds since the
+    epoch) and converted back to their type.
+    """
 
     name: str
     dtype: T.DataType
+    kind: FeatureKind
 
     @property
-    def is_integral(self) -> bool:
-        return isinstance(self.dtype, INTEGRAL_TYPES)
+    def is_nominal(self) -> bool:
+        return self.kind == "nominal"
+
+
+def feature_kind(dtype: T.DataType, nominal: bool) -> FeatureKind | None:
+    """How a column of this type is used, or None if it cannot be a feature."""
+    if isinstance(dtype, T.StringType | T.BooleanType):
+        return "nominal"
+    if isinstance(dtype, INTEGRAL_TYPES):
+        return "nominal" if nominal else "integer"
+    if nominal:
+        return None
+    if isinstance(dtype, T.FloatType | T.DoubleType):
+        return "number"
+    if isinstance(dtype, T.DecimalType):
+        return "decimal"
+    if isinstance(dtype, T.DateType):
+        return "date"
+    if isinstance(dtype, T.TimestampType):
+        return "timestamp"
+    return None
 
 
 def check_columns(df: DataFrame, settings: SmoteSettings) -> list[Feature]:
@@ -52,23 +81,57 @@ def check_columns(df: DataFrame, settings: SmoteSettings) -> list[Feature]:
             f"synthetic_col: column {settings.synthetic_col!r} is already in the input; "
             "choose a name the input does not use."
         )
-    names = settings.input_cols
-    if names is None:
-        names = [name for name in df.columns if name != label]
-    missing = [name for name in names if name not in fields]
-    if missing:
-        raise InvalidColumnError(
-            f"input_cols: {missing} not in the input; its columns are {df.columns}."
-        )
-    if label in names:
+    for parameter in ("input_cols", "exclude_cols", "nominal_cols"):
+        missing = [name for name in getattr(settings, parameter) or [] if name not in fields]
+        if missing:
+            raise InvalidColumnError(
+                f"{parameter}: {missing} not in the input; its columns are {df.columns}."
+            )
+    if label in (settings.input_cols or []):
         raise InvalidColumnError(
             f"input_cols: the label column {label!r} cannot also be a feature; remove it."
         )
+    excluded = set(settings.exclude_cols or [])
+    names = settings.input_cols if settings.input_cols is not None else df.columns
+    names = [name for name in names if name != label and name not in excluded]
     if not names:
-        raise InvalidColumnError("input_cols: the input has no column besides the label.")
-    features = [Feature(name, fields[name].dataType) for name in names]
-    _check_feature_types(features, settings.input_cols is None)
+        raise InvalidColumnError(
+            "input_cols: no feature column is left besides the label and exclude_cols; "
+            "name at least one feature."
+        )
+    nominal = set(settings.nominal_cols or [])
+    stray = sorted(nominal - set(names))
+    if stray:
+        raise InvalidColumnError(
+            f"nominal_cols: {stray} are not features (see input_cols and exclude_cols); "
+            "remove them from nominal_cols or make them features."
+        )
+    features = []
+    unusable = []
+    for name in names:
+        dtype = fields[name].dataType
+        kind = feature_kind(dtype, name in nominal)
+        if kind is None:
+            unusable.append((name, dtype, name in nominal))
+        else:
+            features.append(Feature(name, dtype, kind))
+    if unusable:
+        _refuse_types(unusable, settings.input_cols is None)
     return features
+
+
+def _refuse_types(unusable: list[tuple[str, T.DataType, bool]], inferred: bool) -> None:
+    described = ", ".join(
+        f"{name!r} ({dtype.simpleString()}{', declared nominal' if nominal else ''})"
+        for name, dtype, nominal in unusable
+    )
+    hint = "add them to exclude_cols" if inferred else "remove them from input_cols"
+    raise ColumnTypeError(
+        f"input_cols: these columns cannot be features: {described}. Features may be "
+        "numbers, decimals, dates and timestamps (interpolated), or strings, booleans and "
+        "integers named in nominal_cols (categories). Columns that are not features pass "
+        f"through and are null in synthetic rows: {hint}."
+    )
 
 
 def check_label(df: DataFrame, settings: SmoteSettings) -> None:
@@ -97,21 +160,6 @@ def _check_unique_names(df: DataFrame) -> None:
         )
 
 
-def _check_feature_types(features: list[Feature], all_columns: bool) -> None:
-    unusable = [f for f in features if not isinstance(f.dtype, NUMERIC_TYPES)]
-    if unusable:
-        described = ", ".join(f"{f.name!r} ({f.dtype.simpleString()})" for f in unusable)
-        hint = (
-            "set input_cols to the numeric feature columns"
-            if all_columns
-            else "remove them from input_cols"
-        )
-        raise ColumnTypeError(
-            f"input_cols: feature columns must be numeric; found {described}. Non-feature "
-            f"columns pass through and are null in synthetic rows: {hint}."
-        )
-
-
 def check_enough_rows(minority_rows: int, k: int, minority_label: object) -> None:
     """SMOTE needs k neighbours besides the row itself."""
     if minority_rows <= k:
@@ -122,7 +170,7 @@ def check_enough_rows(minority_rows: int, k: int, minority_label: object) -> Non
 
 
 def check_bad_values(bad_counts: dict[str, int], minority_label: object) -> None:
-    """Refuse null, NaN or infinite feature values in rows of the class to oversample."""
+    """Refuse null, NaN or infinite feature values in rows of a class to oversample."""
     bad = {name: n for name, n in bad_counts.items() if n}
     if bad:
         described = ", ".join(f"{name!r}: {n} rows" for name, n in bad.items())

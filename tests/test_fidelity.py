@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from pyspark.sql import SparkSession
+from pyspark.sql import functions as F
 from scipy.stats import ks_2samp
 from sklearn.neighbors import NearestNeighbors
 
@@ -92,7 +93,9 @@ def test_lsh_recall_and_distance_ratio_on_a_gaussian_mixture(spark: SparkSession
 
 
 @pytest.mark.parametrize("mode", ["exact", "lsh"])
-def test_same_rows_whatever_the_shuffle_partitions(spark: SparkSession, mode: str) -> None:
+def test_same_rows_whatever_the_shuffle_partitions_and_input_order(
+    spark: SparkSession, mode: str
+) -> None:
     rng = np.random.default_rng(12)
     frame = pd.DataFrame(rng.normal(size=(260, 4)), columns=["a", "b", "c", "d"])
     frame["y"] = [1] * 60 + [0] * 200
@@ -103,7 +106,7 @@ def test_same_rows_whatever_the_shuffle_partitions(spark: SparkSession, mode: st
         for partitions in ("1", "7", "200"):
             spark.conf.set("spark.sql.shuffle.partitions", partitions)
             out = oversample(
-                df.repartition(int(partitions) % 5 + 1),
+                df.orderBy(F.rand(int(partitions))).repartition(int(partitions) % 5 + 1),
                 label_col="y",
                 percentage=170,
                 seed=21,

@@ -18,7 +18,7 @@ def test_mix64_matches_splitmix64_reference_values():
 def test_each_row_gets_its_children_with_gaps_in_unit_interval():
     keys = np.array([-5, 3, 10**15], dtype=np.int64)
     children = np.array([2, 0, 3])
-    base, choice, gap = draw_children(7, keys, children, np.array([5, 5, 2]))
+    base, choice, gap, _ = draw_children(7, keys, children, np.array([5, 5, 2]))
 
     assert base.tolist() == [0, 0, 2, 2, 2]
     assert ((choice >= 0) & (choice < np.array([5, 5, 5, 5, 2])[base])).all()
@@ -29,9 +29,9 @@ def test_draws_depend_on_the_row_and_seed_only():
     keys = np.arange(100, dtype=np.int64) * 7919
     children = np.full(100, 2)
     counts = np.full(100, 5)
-    _, choice, gap = draw_children(1, keys, children, counts)
-    _, choice_part, gap_part = draw_children(1, keys[50:], children[50:], counts[50:])
-    _, _, other_gap = draw_children(2, keys, children, counts)
+    _, choice, gap, _ = draw_children(1, keys, children, counts)
+    _, choice_part, gap_part, _ = draw_children(1, keys[50:], children[50:], counts[50:])
+    _, _, other_gap, _ = draw_children(2, keys, children, counts)
 
     assert np.array_equal(choice[100:], choice_part) and np.array_equal(gap[100:], gap_part)
     assert not np.array_equal(gap, other_gap)

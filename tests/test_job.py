@@ -276,13 +276,13 @@ def run_small(tmp_path: Path, csv_path: str, *flags: str) -> int:
             r"data error: input_cols: rows of class 1 have null, NaN or infinite values .*'b'",
         ),
         (
-            {"a": [f"v{v}" for v in range(18)]},
+            {"a": [f"v{v % 3}" for v in range(15)] + [None] * 3},
             [],
-            r"column type error: input_cols: feature columns must be numeric; found 'a' \(string\)",
+            r"data error: input_cols: rows of class 1 have null, NaN or infinite values .*'a'",
         ),
         ({}, ["--minority-label", "7"], r"parameter error: minority_label: no row has 'y' equal"),
     ],
-    ids=["no-label", "one-class", "k-too-big", "null", "nan", "string-feature", "unknown-minority"],
+    ids=["no-label", "one-class", "k-too-big", "null", "nan", "string-null", "unknown-minority"],
 )
 def test_data_errors_exit_two_and_write_nothing(
     tmp_path: Path,
@@ -389,9 +389,11 @@ def test_hadoop_filesystem_path_writes_atomically(spark: SparkSession, tmp_path:
 # End to end through spark-submit (each run starts a JVM: keep these few)
 
 
-def spark_submit(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+def spark_submit(
+    cwd: Path, *args: str, master: str = "local[2]"
+) -> subprocess.CompletedProcess[str]:
     env = dict(os.environ, PYSPARK_PYTHON=sys.executable)
-    command = [str(SPARK_SUBMIT), "--master", "local[2]", str(REPO / "jobs" / "smote_job.py")]
+    command = [str(SPARK_SUBMIT), "--master", master, str(REPO / "jobs" / "smote_job.py")]
     return subprocess.run(
         [*command, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=600
     )
@@ -444,6 +446,24 @@ def test_spark_submit_flags_only_from_another_directory(tmp_path: Path) -> None:
     report = json.loads((tmp_path / "out.report.json").read_text())
     assert report["seed"] == 7
     assert report["counts_after"] == {"0": 570, "1": 534}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("mode", ["exact", "lsh"])
+def test_one_core_and_two_cores_write_the_same_rows(
+    spark: SparkSession, tmp_path: Path, mode: str
+) -> None:
+    flags = ["--input", str(BLOOD), "--label", "Class", "--percentage", "250", "--seed", "5"]
+    flags += ["--neighbour-mode", mode]
+
+    one_core = spark_submit(tmp_path, *flags, "--output", "one", master="local[1]")
+    two_cores = main([*flags, "--output", str(tmp_path / "two")])  # the local[2] session
+
+    assert one_core.returncode == 0, one_core.stdout[-3000:]
+    assert two_cores == 0
+    first, second = pd.read_parquet(tmp_path / "one"), pd.read_parquet(tmp_path / "two")
+    assert len(first) == 570 + 178 + 445
+    assert row_counts(first) == row_counts(second)
 
 
 @pytest.mark.slow

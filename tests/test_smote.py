@@ -280,10 +280,14 @@ def test_bad_value_in_a_majority_row_passes_through(spark):
     assert out.count() == 40
 
 
-def test_non_numeric_feature(blood):
-    with_text = blood.withColumn("note", F.lit("x"))
-    with pytest.raises(ColumnTypeError, match=r"must be numeric; found 'note' \(string\)"):
-        oversample(with_text, label_col="Class", seed=1)
+def test_feature_of_an_unusable_type(blood):
+    with_list = blood.withColumn("tags", F.array(F.lit("x")))
+    with pytest.raises(
+        ColumnTypeError, match=r"cannot be features: 'tags' \(array<string>\).*exclude_cols"
+    ):
+        oversample(with_list, label_col="Class", seed=1)
+    out = oversample(with_list, label_col="Class", seed=1, exclude_cols=["tags"]).dataframe
+    assert out.filter(F.col("tags").isNull()).count() == 178
 
 
 @pytest.mark.parametrize(
@@ -407,7 +411,9 @@ def test_values_near_the_float_limit_stay_finite(spark, mode):
 
 def test_exact_mode_refuses_a_class_too_big_to_ship(blood, monkeypatch):
     monkeypatch.setattr("smote_spark.resampling._EXACT_MAX_VALUES", 100)
-    with pytest.raises(InvalidParameterError, match=r"neighbour_mode: .*178 rows x 4 features"):
+    with pytest.raises(
+        InvalidParameterError, match=r"neighbour_mode: .*178 rows x 4 distance columns"
+    ):
         oversample(blood, label_col="Class", seed=1, neighbour_mode="exact")
     auto = oversample(blood, label_col="Class", seed=1, percentage=10)
 

@@ -1,0 +1,278 @@
+"""Features as numbers: values to interpolate, nominal codes, the distance space, and back.
+
+Per class being oversampled, `fit_encoding` reads the class once (twice with nominal
+features) and fixes everything the other steps need:
+
+- every non-nominal feature becomes a double to interpolate (`value_names`): numbers as
+  they are, dates in days and timestamps in seconds since the epoch;
+- every nominal feature becomes a code (`code_names`): the position of its value among the
+  class's own values, sorted;
+- the distance space (`search_names`): the doubles, optionally scaled, then one column per
+  nominal value, ``weight`` where the row has that value and 0 elsewhere. Two rows that
+  differ on one nominal feature are therefore ``weight * sqrt(2)`` = the median standard
+  deviation apart on it, as in SMOTE-NC (Chawla et al., 2002, section 6.1).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import statistics
+from dataclasses import dataclass
+from typing import Any
+
+from pyspark.sql import Column, DataFrame
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+
+from smote_spark.errors import InvalidDataError
+from smote_spark.neighbours import search_names
+from smote_spark.validation import Feature, check_bad_values, column
+
+log = logging.getLogger(__name__)
+
+# A nominal feature with more distinct values than this in one class is refused: it is
+# almost surely an identifier, and one-hot distances over it would cost more than they tell.
+MAX_NOMINAL_VALUES = 1000
+
+_INTEGER_RANGE: dict[type[T.DataType], tuple[int, int]] = {
+    T.ByteType: (-(2**7), 2**7 - 1),
+    T.ShortType: (-(2**15), 2**15 - 1),
+    T.IntegerType: (-(2**31), 2**31 - 1),
+    T.LongType: (-(2**63), 2**63 - 1),
+}
+
+
+def value_names(d: int) -> list[str]:
+    """Internal names of the interpolated (double) features."""
+    return [f"_f{i}" for i in range(d)]
+
+
+def nominal_names(m: int) -> list[str]:
+    """Internal names of the nominal features, as they are in the input."""
+    return [f"_v{j}" for j in range(m)]
+
+
+def code_names(m: int) -> list[str]:
+    """Internal names of the nominal features' integer codes."""
+    return [f"_c{j}" for j in range(m)]
+
+
+def as_double(feature: Feature) -> Column:
+    """The input column as the double that is interpolated."""
+    col = column(feature.name)
+    if feature.kind == "date":
+        return F.unix_date(col).cast("double")
+    if feature.kind == "timestamp":
+        return F.unix_micros(col) / F.lit(1e6)
+    return col.cast("double")
+
+
+def restore(feature: Feature, value: Column) -> Column:
+    """An interpolated double back in the feature's type: rounded, in range, same scale."""
+    if feature.kind == "integer":
+        low, high = _INTEGER_RANGE[type(feature.dtype)]
+        rounded = F.round(value)
+        # Compared as doubles, the long limits are 2**63 and -2**63: clamp before the cast.
+        return (
+            F.when(rounded >= F.lit(float(high)), F.lit(high))
+            .when(rounded <= F.lit(float(low)), F.lit(low))
+            .otherwise(rounded)
+            .cast(feature.dtype)
+        )
+    if feature.kind == "decimal":
+        assert isinstance(feature.dtype, T.DecimalType)
+        return F.round(value, feature.dtype.scale).cast(feature.dtype)
+    if feature.kind == "date":
+        return F.date_from_unix_date(F.round(value).cast("int"))
+    if feature.kind == "timestamp":
+        return F.timestamp_micros(F.round(value * F.lit(1e6)).cast("long"))
+    return value.cast(feature.dtype)
+
+
+@dataclass(frozen=True)
+class ClassEncoding:
+    """How one class's rows become codes and points of the distance space.
+
+    Attributes
+    ----------
+    numeric, nominal : list of Feature
+        The interpolated features and the nominal ones, in input order.
+    centre, scale : list of float
+        Distance-space coordinate of numeric feature i: ``(value - centre[i]) / scale[i]``.
+    values : list of list
+        Per nominal feature, the class's distinct values, sorted; a code indexes this list.
+    weight : float
+        Distance-space value of a nominal feature's one-hot column.
+    spread : float
+        Square root of the mean variance of the distance-space columns (sizes LSH buckets).
+    """
+
+    numeric: list[Feature]
+    nominal: list[Feature]
+    centre: list[float]
+    scale: list[float]
+    values: list[list[Any]]
+    weight: float
+    spread: float
+
+    @property
+    def width(self) -> int:
+        """Columns of the distance space."""
+        return len(self.numeric) + sum(len(v) for v in self.values)
+
+
+def fit_encoding(
+    minority: DataFrame, features: list[Feature], scaling: str, label: Any
+) -> ClassEncoding:
+    """Check the class's values and fit its encoding.
+
+    ``minority`` holds `value_names` for the numeric features and `nominal_names` for the
+    nominal ones (input order within each). One aggregation counts the bad values and takes
+    the moments; a second one, only with nominal features, counts their values.
+
+    Raises
+    ------
+    InvalidDataError
+        For null, NaN or infinite feature values in the class, or a nominal feature with
+        more than `MAX_NOMINAL_VALUES` values.
+    """
+    numeric = [f for f in features if not f.is_nominal]
+    nominal = [f for f in features if f.is_nominal]
+    doubles, raw = value_names(len(numeric)), nominal_names(len(nominal))
+    stats = minority.agg(
+        *(_bad_double(n).alias(f"bad{n}") for n in doubles),
+        *(F.count_if(F.col(n).isNull()).alias(f"bad{n}") for n in raw),
+        *(F.avg(n).alias(f"mean{n}") for n in doubles),
+        *(F.var_pop(n).alias(f"var{n}") for n in doubles),
+        *(F.min(n).alias(f"min{n}") for n in doubles),
+        *(F.max(n).alias(f"max{n}") for n in doubles),
+        *(F.approx_count_distinct(n).alias(f"distinct{n}") for n in raw),
+    ).first()
+    assert stats is not None
+    names = [f.name for f in numeric + nominal]
+    bad = dict(zip(names, (int(stats[f"bad{n}"]) for n in doubles + raw), strict=True))
+    check_bad_values(bad, label)
+    _check_cardinality(nominal, [int(stats[f"distinct{n}"]) for n in raw], label)
+
+    centre, scale = [], []
+    for n in doubles:
+        shift, unit = _scaling(scaling, stats, n)
+        centre.append(shift)
+        scale.append(unit)
+    variances = [
+        float(stats[f"var{n}"] or 0.0) / unit**2 for n, unit in zip(doubles, scale, strict=True)
+    ]
+    values, frequencies = _value_counts(minority, raw) if nominal else ([], [])
+    weight = _median_spread(variances) / math.sqrt(2.0)
+    one_hot = [weight**2 * sum(p * (1 - p) for p in ps) for ps in frequencies]
+    width = len(numeric) + sum(len(v) for v in values)
+    spread = math.sqrt((sum(variances) + sum(one_hot)) / width) if width else 0.0
+    return ClassEncoding(numeric, nominal, centre, scale, values, weight, spread)
+
+
+def encode(minority: DataFrame, encoding: ClassEncoding) -> DataFrame:
+    """``key``, the doubles, the nominal codes and the distance-space columns."""
+    doubles = value_names(len(encoding.numeric))
+    raw, codes = nominal_names(len(encoding.nominal)), code_names(len(encoding.nominal))
+    search = iter(search_names(encoding.width))
+    columns = [F.col("key"), *(F.col(n) for n in doubles)]
+    for n, c, values in zip(raw, codes, encoding.values, strict=True):
+        position = F.array_position(F.array(*(F.lit(v) for v in values)), F.col(n))
+        columns.append((position - 1).cast("int").alias(c))
+    for n, shift, unit in zip(doubles, encoding.centre, encoding.scale, strict=True):
+        scaled = F.col(n) if (shift, unit) == (0.0, 1.0) else (F.col(n) - shift) / unit
+        columns.append(scaled.alias(next(search)))
+    for c, values in zip(codes, encoding.values, strict=True):
+        for code in range(len(values)):
+            one_hot = F.when(F.col(c) == code, encoding.weight).otherwise(0.0)
+            columns.append(one_hot.alias(next(search)))
+    return minority.select(*columns)
+
+
+def decode(encoding: ClassEncoding, j: int, code: Column) -> Column:
+    """Nominal feature ``j``'s value for a code, in the feature's type."""
+    feature = encoding.nominal[j]
+    values = F.array(*(F.lit(v) for v in encoding.values[j]))
+    return F.element_at(values, code + 1).cast(feature.dtype)
+
+
+def _bad_double(name: str) -> Column:
+    col = F.col(name)
+    return F.count_if(col.isNull() | F.isnan(col) | (F.abs(col) == F.lit(float("inf"))))
+
+
+def _check_cardinality(nominal: list[Feature], distinct: list[int], label: Any) -> None:
+    wide = {f.name: n for f, n in zip(nominal, distinct, strict=True) if n > MAX_NOMINAL_VALUES}
+    if wide:
+        described = ", ".join(f"{name!r}: about {n}" for name, n in wide.items())
+        raise InvalidDataError(
+            f"input_cols: nominal features of class {label!r} have more than "
+            f"{MAX_NOMINAL_VALUES} distinct values ({described}); such a column is usually "
+            "an identifier or free text. Add it to exclude_cols."
+        )
+
+
+def _scaling(scaling: str, stats: Any, name: str) -> tuple[float, float]:
+    """(centre, scale) of one numeric feature; a constant feature keeps scale 1."""
+    if scaling == "standard":
+        shift, unit = float(stats[f"mean{name}"]), math.sqrt(float(stats[f"var{name}"] or 0.0))
+    elif scaling == "minmax":
+        shift = float(stats[f"min{name}"])
+        unit = float(stats[f"max{name}"]) - shift
+    else:
+        return 0.0, 1.0
+    if not (math.isfinite(unit) and unit > 0.0):
+        unit = 1.0
+    return shift, unit
+
+
+def _median_spread(variances: list[float]) -> float:
+    """Chawla's Med: the median standard deviation of the numeric features.
+
+    If it is 0 (most numeric features constant) the largest is used, and with no spread at
+    all (or no numeric feature) 1, so that nominal mismatches always count.
+    """
+    deviations = [math.sqrt(v) for v in variances if math.isfinite(v)]
+    if not deviations:
+        return 1.0
+    for candidate in (statistics.median(deviations), max(deviations)):
+        if candidate > 0.0:
+            return candidate
+    return 1.0
+
+
+def _value_counts(minority: DataFrame, raw: list[str]) -> tuple[list[list[Any]], list[list[float]]]:
+    """Per nominal column, its sorted distinct values and their shares, in one aggregation."""
+    pairs = minority.select(
+        F.explode(
+            F.array(
+                *(
+                    F.struct(F.lit(j).alias("j"), F.col(n).cast("string").alias("v"))
+                    for j, n in enumerate(raw)
+                )
+            )
+        ).alias("p")
+    )
+    counted = pairs.groupBy("p.j", "p.v").count().collect()
+    by_column: list[dict[str, int]] = [{} for _ in raw]
+    for row in counted:
+        by_column[row["j"]][row["v"]] = int(row["count"])
+    values, shares = [], []
+    for n, counts in zip(raw, by_column, strict=True):
+        typed = _typed_values(minority.schema[n].dataType, list(counts))
+        total = sum(counts.values())
+        order = sorted(range(len(typed)), key=lambda i: typed[i])
+        texts = list(counts)
+        values.append([typed[i] for i in order])
+        shares.append([counts[texts[i]] / total for i in order])
+    return values, shares
+
+
+def _typed_values(dtype: T.DataType, texts: list[str]) -> list[Any]:
+    """Values cast to string for counting, back in their Python type."""
+    if isinstance(dtype, T.BooleanType):
+        return [text == "true" for text in texts]
+    if isinstance(dtype, T.StringType):
+        return texts
+    return [int(text) for text in texts]
