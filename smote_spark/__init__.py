@@ -10,6 +10,7 @@ from smote_spark.errors import (
 from smote_spark.resampling import SmoteResult, minority_neighbours, oversample
 from smote_spark.settings import SmoteSettings
 from smote_spark.stage import SMOTE
+from smote_spark.training import Oversampled, OversampledModel
 
 __all__ = [
     "SMOTE",
@@ -17,6 +18,8 @@ __all__ = [
     "InvalidColumnError",
     "InvalidDataError",
     "InvalidParameterError",
+    "Oversampled",
+    "OversampledModel",
     "SmoteError",
     "SmoteResult",
     "SmoteSettings",

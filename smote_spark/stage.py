@@ -2,62 +2,138 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from pyspark import keyword_only
 from pyspark.ml import Transformer
 from pyspark.ml.param import Param, Params, TypeConverters
-from pyspark.ml.util import DefaultParamsReadable, DefaultParamsWritable
+from pyspark.ml.util import (
+    DefaultParamsReadable,
+    DefaultParamsWritable,
+    DefaultParamsWriter,
+    MLWriter,
+    _remove_dfs_dir,
+)
 from pyspark.sql import DataFrame
 
+from smote_spark.errors import InvalidParameterError
 from smote_spark.resampling import oversample
 from smote_spark.settings import SmoteSettings
 
+Converter = Callable[[Any], Any]
 
-def _optional(convert: Any) -> Any:
+
+def _optional(convert: Converter) -> Converter:
     return lambda value: None if value is None else convert(value)
 
 
-def _label_value(value: Any) -> Any:
-    if value is None or isinstance(value, bool | int | float | str):
-        return value
-    raise TypeError(f"minorityLabel must be a bool, int, float or str; got {value!r}")
+def _label(name: str) -> Converter:
+    def convert(value: Any) -> Any:
+        if isinstance(value, bool | int | float | str):
+            return value
+        raise InvalidParameterError(
+            f"{name}: a class label must be a bool, int, float or str (got {value!r})."
+        )
+
+    return convert
+
+
+def _labels(value: Any) -> list[Any]:
+    if isinstance(value, str | bytes | Mapping) or not hasattr(value, "__iter__"):
+        raise InvalidParameterError(f"classes: must be a list of class labels (got {value!r}).")
+    return [_label("classes")(label) for label in value]
+
+
+def _label_counts(value: Any) -> list[list[Any]]:
+    """``{label: count}`` or ``[(label, count), ...]`` as a list of ``[label, count]`` pairs.
+
+    Pairs, not a dict: Spark ML saves Params as JSON, whose object keys are strings, which
+    would turn the label ``1`` into ``"1"`` on load. A list keeps each label's type.
+    """
+    pairs = value.items() if isinstance(value, Mapping) else value
+    try:
+        return [[_label("targetCounts")(label), TypeConverters.toInt(n)] for label, n in pairs]
+    except (TypeError, ValueError) as exc:
+        if isinstance(exc, InvalidParameterError):
+            raise
+        raise InvalidParameterError(
+            f"targetCounts: must map class labels to whole row counts, e.g. {{1: 500}} "
+            f"(got {value!r})."
+        ) from None
 
 
 # Spark ML name -> (settings field, converter). Defaults live in SmoteSettings alone.
-_PARAMS: dict[str, tuple[str, Any]] = {
+_PARAMS: dict[str, tuple[str, Converter]] = {
     "labelCol": ("label_col", TypeConverters.toString),
     "inputCols": ("input_cols", _optional(TypeConverters.toListString)),
+    "excludeCols": ("exclude_cols", _optional(TypeConverters.toListString)),
+    "nominalCols": ("nominal_cols", _optional(TypeConverters.toListString)),
     "percentage": ("percentage", TypeConverters.toFloat),
+    "classes": ("classes", _optional(_labels)),
+    "balance": ("balance", TypeConverters.toBoolean),
+    "targetRatio": ("target_ratio", _optional(TypeConverters.toFloat)),
+    "targetCounts": ("target_counts", _optional(_label_counts)),
     "k": ("k", TypeConverters.toInt),
     "seed": ("seed", _optional(TypeConverters.toInt)),
-    "minorityLabel": ("minority_label", _label_value),
+    "minorityLabel": ("minority_label", _optional(_label("minorityLabel"))),
     "neighbourMode": ("neighbour_mode", TypeConverters.toString),
     "bucketLength": ("bucket_length", _optional(TypeConverters.toFloat)),
     "numHashTables": ("num_hash_tables", TypeConverters.toInt),
     "maxBucketSize": ("max_bucket_size", TypeConverters.toInt),
     "exactMaxRows": ("exact_max_rows", TypeConverters.toInt),
+    "scaling": ("scaling", TypeConverters.toString),
     "syntheticCol": ("synthetic_col", _optional(TypeConverters.toString)),
 }
 
 
-def _doc(field: str) -> str:
-    description = SmoteSettings.model_fields[field].description
-    return description or f"see SmoteSettings.{field}"
+def _param(name: str) -> Param[Any]:
+    field, convert = _PARAMS[name]
+    doc = SmoteSettings.model_fields[field].description or f"see SmoteSettings.{field}"
+    return Param(Params._dummy(), name, doc, convert)
+
+
+def _setting_value(name: str, value: Any) -> Any:
+    if name == "targetCounts" and value is not None:
+        return {label: n for label, n in value}
+    return value
+
+
+class OverwritingWriter(MLWriter):
+    """An MLWriter whose ``overwrite()`` also works through Spark Connect.
+
+    pyspark's own MLWriter clears the path through a JVM handle, which a Connect session
+    does not have; `_remove_dfs_dir` asks the Connect server instead when there is one.
+    """
+
+    def _handleOverwrite(self, path: str) -> None:
+        _remove_dfs_dir(path, self.sparkSession)
+
+
+class _ParamsWriter(OverwritingWriter, DefaultParamsWriter):
+    pass
 
 
 class SMOTE(Transformer, DefaultParamsReadable["SMOTE"], DefaultParamsWritable):
-    """SMOTE as a Spark ML Transformer: returns the input rows plus synthetic minority rows.
+    """SMOTE as a Spark ML Transformer: returns the input rows plus synthetic rows.
 
-    Every Param mirrors a field of `SmoteSettings` (same default, same rule): ``labelCol``,
-    ``inputCols``, ``percentage``, ``k``, ``seed``, ``minorityLabel``, ``neighbourMode``
-    (``auto``, ``exact``, ``lsh``), ``bucketLength``, ``numHashTables``,
-    ``maxBucketSize``, ``exactMaxRows`` and ``syntheticCol``.
+    Every Param mirrors a field of `SmoteSettings` (same default, same rule; the camelCase
+    name of the snake_case field): ``labelCol``, ``inputCols``, ``excludeCols``,
+    ``nominalCols``, ``percentage``, ``classes``, ``balance``, ``targetRatio``,
+    ``targetCounts``, ``k``, ``seed``, ``minorityLabel``, ``neighbourMode`` (``auto``,
+    ``exact``, ``lsh``), ``bucketLength``, ``numHashTables``, ``maxBucketSize``,
+    ``exactMaxRows``, ``scaling`` (``none``, ``standard``, ``minmax``) and
+    ``syntheticCol``. Only the Params that are set are passed on, so the rule "one way to
+    ask for rows" applies to them exactly as to `SmoteSettings`.
 
     Notes
     -----
-    Use it on training data only: it adds rows. In a pipeline that also scores, wrap it so
-    that it resamples while fitting and passes rows through when transforming.
+    Use it on training data only: it adds rows. In a pipeline that is also used to score,
+    wrap the estimator in `smote_spark.Oversampled`, which resamples while fitting and
+    passes rows through when transforming.
+
+    ``targetCounts`` may be given as a dict; it is kept (and saved) as a list of
+    ``[label, count]`` pairs so that labels keep their type through save and load.
 
     References
     ----------
@@ -68,32 +144,25 @@ class SMOTE(Transformer, DefaultParamsReadable["SMOTE"], DefaultParamsWritable):
     >>> SMOTE(labelCol="Class", percentage=200, k=5, seed=42).transform(df)  # doctest: +SKIP
     """
 
-    labelCol = Param(Params._dummy(), "labelCol", _doc("label_col"), _PARAMS["labelCol"][1])
-    inputCols = Param(Params._dummy(), "inputCols", _doc("input_cols"), _PARAMS["inputCols"][1])
-    percentage = Param(Params._dummy(), "percentage", _doc("percentage"), _PARAMS["percentage"][1])
-    k = Param(Params._dummy(), "k", _doc("k"), _PARAMS["k"][1])
-    seed = Param(Params._dummy(), "seed", _doc("seed"), _PARAMS["seed"][1])
-    minorityLabel = Param(
-        Params._dummy(), "minorityLabel", _doc("minority_label"), _PARAMS["minorityLabel"][1]
-    )
-    neighbourMode = Param(
-        Params._dummy(), "neighbourMode", _doc("neighbour_mode"), _PARAMS["neighbourMode"][1]
-    )
-    bucketLength = Param(
-        Params._dummy(), "bucketLength", _doc("bucket_length"), _PARAMS["bucketLength"][1]
-    )
-    numHashTables = Param(
-        Params._dummy(), "numHashTables", _doc("num_hash_tables"), _PARAMS["numHashTables"][1]
-    )
-    maxBucketSize = Param(
-        Params._dummy(), "maxBucketSize", _doc("max_bucket_size"), _PARAMS["maxBucketSize"][1]
-    )
-    exactMaxRows = Param(
-        Params._dummy(), "exactMaxRows", _doc("exact_max_rows"), _PARAMS["exactMaxRows"][1]
-    )
-    syntheticCol = Param(
-        Params._dummy(), "syntheticCol", _doc("synthetic_col"), _PARAMS["syntheticCol"][1]
-    )
+    labelCol = _param("labelCol")
+    inputCols = _param("inputCols")
+    excludeCols = _param("excludeCols")
+    nominalCols = _param("nominalCols")
+    percentage = _param("percentage")
+    classes = _param("classes")
+    balance = _param("balance")
+    targetRatio = _param("targetRatio")
+    targetCounts = _param("targetCounts")
+    k = _param("k")
+    seed = _param("seed")
+    minorityLabel = _param("minorityLabel")
+    neighbourMode = _param("neighbourMode")
+    bucketLength = _param("bucketLength")
+    numHashTables = _param("numHashTables")
+    maxBucketSize = _param("maxBucketSize")
+    exactMaxRows = _param("exactMaxRows")
+    scaling = _param("scaling")
+    syntheticCol = _param("syntheticCol")
 
     _input_kwargs: dict[str, Any]
 
@@ -109,13 +178,26 @@ class SMOTE(Transformer, DefaultParamsReadable["SMOTE"], DefaultParamsWritable):
         """Set any of the Params by name, e.g. ``setParams(k=3, seed=1)``."""
         unknown = sorted(set(self._input_kwargs) - set(_PARAMS))
         if unknown:
-            raise TypeError(f"SMOTE has no Param {unknown}; its Params are {sorted(_PARAMS)}")
+            raise InvalidParameterError(
+                f"SMOTE has no Param {unknown}; its Params are {sorted(_PARAMS)}."
+            )
         return self._set(**self._input_kwargs)
 
     def settings(self) -> SmoteSettings:
-        """The Params as validated `SmoteSettings` (raises InvalidParameterError)."""
-        values = {field: self.getOrDefault(name) for name, (field, _) in _PARAMS.items()}
+        """The Params that are set, as validated `SmoteSettings` (raises InvalidParameterError).
+
+        Params left unset take SmoteSettings' defaults, which are also their Param defaults.
+        """
+        values = {
+            field: _setting_value(name, self.getOrDefault(name))
+            for name, (field, _) in _PARAMS.items()
+            if self.isSet(name)
+        }
         return SmoteSettings.build(**values)
+
+    def write(self) -> MLWriter:
+        """Saves the Params as JSON metadata; ``overwrite()`` works on Spark Connect too."""
+        return _ParamsWriter(self)
 
     def _transform(self, dataset: DataFrame) -> DataFrame:
         return oversample(dataset, self.settings()).dataframe
