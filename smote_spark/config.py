@@ -3,20 +3,21 @@
 from __future__ import annotations
 
 import argparse
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlparse
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from smote_spark.errors import SmoteError
 from smote_spark.settings import SmoteSettings, describe_validation_error
 
 InputFormat = Literal["parquet", "csv", "json", "orc"]
 OutputFormat = Literal["parquet", "csv"]
-WriteMode = Literal["error", "overwrite"]
+WriteMode = Literal["error", "overwrite", "append"]
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
 # YAML gives booleans and numbers for option values; Spark takes them all as strings.
 OptionValue = str | bool | int | float
@@ -30,34 +31,89 @@ FORMAT_BY_SUFFIX: dict[str, InputFormat] = {
 }
 CSV_DEFAULTS: dict[str, str] = {"header": "true", "inferSchema": "true"}
 
+# A catalog table: [catalog.][database.]table, each part a plain identifier. Backquoted
+# names are refused rather than parsed: they are the easy way to smuggle SQL in.
+_IDENTIFIER = r"[A-Za-z_][A-Za-z0-9_]*"
+TABLE_NAME = re.compile(rf"{_IDENTIFIER}(\.{_IDENTIFIER}){{0,2}}")
+
 
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+def _check_path(value: str | None) -> str | None:
+    if value is None:
+        return None
+    if not value.strip():
+        raise ValueError("must be a path or URI, not blank")
+    if any(char in value for char in "\0\n\r"):
+        raise ValueError("must not contain NUL or line breaks")
+    return value
+
+
+def _check_table(value: str | None) -> str | None:
+    if value is not None and not TABLE_NAME.fullmatch(value):
+        raise ValueError(
+            "must be [catalog.][database.]table, each part letters, digits and underscores "
+            "not starting with a digit"
+        )
+    return value
+
+
+def _exactly_one_location(section: str, path: str | None, table: str | None) -> None:
+    if (path is None) == (table is None):
+        found = "both" if path is not None else "neither"
+        raise ValueError(f"give exactly one of {section}.path and {section}.table, found {found}")
+
+
 class InputConfig(_Section):
-    """Where and how to read the input table.
+    """Where and how to read the input table: a path or a catalog table.
 
     Parameters
     ----------
-    path : str
+    path : str or None
         A local path (relative to the current directory) or a URI such as ``hdfs://...``.
+    table : str or None
+        A catalog table, ``[catalog.][database.]table``. Exactly one of path and table.
     format : {"parquet", "csv", "json", "orc"} or None
-        ``None`` guesses from the path's extension, else parquet.
+        For a path: ``None`` guesses from the path's extension, else parquet.
     options : dict
         Spark reader options; csv defaults to ``header=true, inferSchema=true``.
     """
 
-    path: str = Field(min_length=1)
+    path: str | None = None
+    table: str | None = None
     format: InputFormat | None = None
     options: dict[str, OptionValue] = Field(default_factory=dict)
+
+    @field_validator("path")
+    @classmethod
+    def _path(cls, value: str | None) -> str | None:
+        return _check_path(value)
+
+    @field_validator("table")
+    @classmethod
+    def _table(cls, value: str | None) -> str | None:
+        return _check_table(value)
+
+    @model_validator(mode="after")
+    def _one_location(self) -> InputConfig:
+        _exactly_one_location("input", self.path, self.table)
+        if self.table is not None and (self.format is not None or self.options):
+            raise ValueError("input.format and input.options apply to input.path only")
+        return self
+
+    @property
+    def location(self) -> str:
+        """The path or the table name, for messages and the report."""
+        return self.path if self.path is not None else f"table {self.table}"
 
     @property
     def reader_format(self) -> InputFormat:
         """The format given, or the one the path's extension names, or parquet."""
         if self.format is not None:
             return self.format
-        suffix = Path(urlparse(self.path).path.rstrip("/")).suffix.lower()
+        suffix = Path(urlparse(self.path or "").path.rstrip("/")).suffix.lower()
         return FORMAT_BY_SUFFIX.get(suffix, "parquet")
 
     @property
@@ -68,30 +124,81 @@ class InputConfig(_Section):
 
 
 class OutputConfig(_Section):
-    """Where and how to write the oversampled table.
+    """Where and how to write the oversampled table: a path or a catalog table.
 
     Parameters
     ----------
-    path : str
+    path : str or None
         A local path (relative to the current directory) or a URI such as ``hdfs://...``.
+    table : str or None
+        A catalog table, ``[catalog.][database.]table``. Exactly one of path and table.
     format : {"parquet", "csv"}
         Output format; csv is written with a header row.
-    mode : {"error", "overwrite"}
-        ``error`` refuses to touch an existing output; ``overwrite`` replaces it atomically.
+    mode : {"error", "overwrite", "append"}
+        ``error`` refuses to touch an existing output; ``overwrite`` replaces it atomically;
+        ``append`` adds this run's rows to an existing output (or creates it).
+    partition_by : list of str or None
+        Columns to partition the output by (``col=value`` directories).
+    report_path : str or None
+        Where the JSON run report goes; default ``<path>.report.json`` for a path output.
+        A table output without it has its report logged only.
     options : dict
         Spark writer options.
     """
 
-    path: str = Field(min_length=1)
+    path: str | None = None
+    table: str | None = None
     format: OutputFormat = "parquet"
     mode: WriteMode = "error"
+    partition_by: list[str] | None = None
+    report_path: str | None = None
     options: dict[str, OptionValue] = Field(default_factory=dict)
+
+    @field_validator("path", "report_path")
+    @classmethod
+    def _path(cls, value: str | None) -> str | None:
+        return _check_path(value)
+
+    @field_validator("table")
+    @classmethod
+    def _table(cls, value: str | None) -> str | None:
+        return _check_table(value)
+
+    @field_validator("partition_by")
+    @classmethod
+    def _partition_columns(cls, value: list[str] | None) -> list[str] | None:
+        if value is None:
+            return None
+        if not value or any(not name.strip() for name in value):
+            raise ValueError("must name at least one column, none blank, or be left out")
+        repeated = sorted({name for name in value if value.count(name) > 1})
+        if repeated:
+            raise ValueError(f"names {repeated} more than once; list each once")
+        return value
+
+    @model_validator(mode="after")
+    def _one_location(self) -> OutputConfig:
+        _exactly_one_location("output", self.path, self.table)
+        if self.path is not None and local_root(self.path):
+            raise ValueError("path must not be a filesystem root; name a directory below it")
+        return self
+
+    @property
+    def location(self) -> str:
+        """The path or the table name, for messages and the report."""
+        return self.path if self.path is not None else f"table {self.table}"
 
     @property
     def writer_options(self) -> dict[str, str]:
         """The options as Spark strings, a csv header by default."""
         defaults = {"header": "true"} if self.format == "csv" else {}
         return _merge_options(defaults, self.options)
+
+
+def local_root(path: str) -> bool:
+    parsed = urlparse(path)
+    plain = parsed.path if parsed.scheme in ("", "file") else None
+    return plain is not None and plain.strip() != "" and Path(plain).resolve() == Path("/")
 
 
 class SparkConfig(_Section):
@@ -104,7 +211,8 @@ class SparkConfig(_Section):
     master : str or None
         Spark master URL; ``None`` leaves it to spark-submit (or ``local[*]``).
     conf : dict
-        Extra Spark configuration, applied when the session is built.
+        Extra Spark configuration, applied when the session is built (for example
+        ``spark.sql.warehouse.dir`` for table outputs).
     """
 
     app_name: str = Field(default="smote-spark", min_length=1)
@@ -113,13 +221,50 @@ class SparkConfig(_Section):
 
 
 class JobConfig(_Section):
-    """The whole job config: the sections of the YAML file, after flags are applied."""
+    """The whole job config: the sections of the YAML file, after flags are applied.
+
+    Parameters
+    ----------
+    verify : bool
+        Re-read the written output before it is moved into place and check that every
+        input row is there exactly once and that each class has its planned synthetic rows.
+    report_dir : str or None
+        A local directory for pictures of the run (needs the ``plots`` extra).
+    """
 
     input: InputConfig
     output: OutputConfig
     smote: SmoteSettings = Field(default_factory=SmoteSettings)
     spark: SparkConfig = Field(default_factory=SparkConfig)
     log_level: LogLevel = "INFO"
+    verify: bool = False
+    report_dir: str | None = None
+
+    @field_validator("report_dir")
+    @classmethod
+    def _report_dir(cls, value: str | None) -> str | None:
+        return _check_path(value)
+
+
+def _check_input_is_not_output(config: JobConfig) -> None:
+    same_table = config.input.table is not None and (
+        config.input.table.lower() == (config.output.table or "").lower()
+    )
+    same_path = config.input.path is not None and _same_path(config.input.path, config.output.path)
+    if same_table or same_path:
+        raise JobError(
+            "config error",
+            f"output: the same location as the input ({config.input.location}); the job would "
+            "replace its input while reading it. Write to another path or table.",
+        )
+
+
+def _same_path(first: str, second: str | None) -> bool:
+    if second is None:
+        return False
+    if urlparse(first).scheme in ("", "file") and urlparse(second).scheme in ("", "file"):
+        return Path(urlparse(first).path).resolve() == Path(urlparse(second).path).resolve()
+    return first.rstrip("/") == second.rstrip("/")
 
 
 def _merge_options(defaults: dict[str, str], given: dict[str, OptionValue]) -> dict[str, str]:
@@ -153,32 +298,57 @@ class JobError(SmoteError, ValueError):
 
 
 # Each flag overrides one config key; the help text and the README table come from here.
-FLAG_KEYS: dict[str, tuple[str, str]] = {
+FLAG_KEYS: dict[str, tuple[str, ...]] = {
     "input": ("input", "path"),
+    "input_table": ("input", "table"),
     "input_format": ("input", "format"),
     "output": ("output", "path"),
+    "output_table": ("output", "table"),
     "output_format": ("output", "format"),
     "mode": ("output", "mode"),
+    "partition_by": ("output", "partition_by"),
     "label": ("smote", "label_col"),
     "features": ("smote", "input_cols"),
+    "exclude": ("smote", "exclude_cols"),
+    "nominal": ("smote", "nominal_cols"),
     "percentage": ("smote", "percentage"),
+    "classes": ("smote", "classes"),
+    "balance": ("smote", "balance"),
+    "target_ratio": ("smote", "target_ratio"),
+    "target_counts": ("smote", "target_counts"),
     "k": ("smote", "k"),
     "seed": ("smote", "seed"),
     "neighbour_mode": ("smote", "neighbour_mode"),
+    "scaling": ("smote", "scaling"),
     "minority_label": ("smote", "minority_label"),
     "synthetic_col": ("smote", "synthetic_col"),
     "app_name": ("spark", "app_name"),
     "master": ("spark", "master"),
+    "verify": ("verify",),
+    "report": ("report_dir",),
+}
+SWITCHES = {"balance", "verify"}
+COLUMN_LISTS = {"features", "exclude", "nominal", "partition_by"}
+# A location flag replaces the config file's location, whichever kind it was.
+OTHER_LOCATION = {
+    "input": "table",
+    "input_table": "path",
+    "output": "table",
+    "output_table": "path",
+}
+METAVARS = {
+    "report": "DIR",
+    "input_table": "TABLE",
+    "output_table": "TABLE",
+    "target_counts": "LABEL=N,...",
 }
 
 
 # The keys without a default, and the flag that can give each (a whole missing section
-# needs its path first).
+# needs its location first).
 REQUIRED_FLAGS: dict[tuple[str, ...], str] = {
-    ("input",): "--input",
-    ("input", "path"): "--input",
-    ("output",): "--output",
-    ("output", "path"): "--output",
+    ("input",): "--input or --input-table",
+    ("output",): "--output or --output-table",
 }
 
 
@@ -194,13 +364,20 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="smote-spark",
         description="Oversample the minority class of a table with SMOTE, on Spark.",
-        epilog="Relative local paths are resolved against the current directory. "
-        "Exit codes: 0 done, 2 bad config, input or data (nothing written), 1 other failure.",
+        epilog="Relative local paths are resolved against the current directory. Exit codes: "
+        "0 done, 2 bad config, input or data (nothing written), 1 other failure, including "
+        "a failed --verify (the destination is left as it was).",
     )
     parser.add_argument("--config", metavar="FILE", help="YAML job config")
     for dest, key in FLAG_KEYS.items():
         flag = "--" + dest.replace("_", "-")
-        parser.add_argument(flag, dest=dest, metavar="VALUE", help=f"sets {'.'.join(key)}")
+        if dest in SWITCHES:
+            parser.add_argument(
+                flag, dest=dest, action=argparse.BooleanOptionalAction, help=f"sets {'.'.join(key)}"
+            )
+            continue
+        metavar = METAVARS.get(dest, "A,B" if dest in COLUMN_LISTS | {"classes"} else "VALUE")
+        parser.add_argument(flag, dest=dest, metavar=metavar, help=f"sets {'.'.join(key)}")
     parser.add_argument("--log-level", dest="log_level", metavar="LEVEL", help="sets log_level")
     return parser
 
@@ -230,9 +407,11 @@ def load_config(argv: Sequence[str] | None = None) -> JobConfig:
     values = _read_config_file(args.config) if args.config else {}
     _apply_flags(values, args)
     try:
-        return JobConfig.model_validate(values)
+        config = JobConfig.model_validate(values)
     except ValidationError as exc:
         raise JobError("config error", _describe_config_error(exc)) from None
+    _check_input_is_not_output(config)
+    return config
 
 
 def _read_config_file(path: str) -> dict[str, Any]:
@@ -261,31 +440,58 @@ def _read_config_file(path: str) -> dict[str, Any]:
         raise JobError(
             "config error",
             f"{path}: the top level must be a mapping of sections (input, output, smote, "
-            f"spark, log_level), found a {type(values).__name__}.",
+            f"spark, log_level, verify, report_dir), found a {type(values).__name__}.",
         )
     return values
 
 
 def _apply_flags(values: dict[str, Any], args: argparse.Namespace) -> None:
-    for dest, (section, key) in FLAG_KEYS.items():
-        given = getattr(args, dest)
-        if given is None:
-            continue
-        target = values.setdefault(section, {})
+    given = {dest: getattr(args, dest) for dest in FLAG_KEYS if getattr(args, dest) is not None}
+    for dest, text in given.items():
+        *sections, key = FLAG_KEYS[dest]
+        target = values
+        for section in sections:
+            target = target.setdefault(section, {})
+            if not isinstance(target, dict):
+                break
         if not isinstance(target, dict):
             # Leave it to the model, which reports the section's wrong type by name.
             continue
-        target[key] = _flag_value(dest, given)
+        target[key] = _flag_value(dest, text)
+        other = OTHER_LOCATION.get(dest)
+        if other is not None and not any(FLAG_KEYS[d] == (sections[0], other) for d in given):
+            target.pop(other, None)
     if args.log_level is not None:
         values["log_level"] = args.log_level.upper()
 
 
-def _flag_value(dest: str, text: str) -> Any:
-    if dest == "features":
-        return [name.strip() for name in text.split(",") if name.strip()]
+def _flag_value(dest: str, text: Any) -> Any:
+    if dest in SWITCHES:
+        return bool(text)
+    if dest in COLUMN_LISTS:
+        return _items(text)
+    if dest == "classes":
+        return [_label_value(item) for item in _items(text)]
+    if dest == "target_counts":
+        return _target_counts(text)
     if dest == "minority_label":
         return _label_value(text)
     return text
+
+
+def _items(text: str) -> list[str]:
+    return [item.strip() for item in text.split(",") if item.strip()]
+
+
+def _target_counts(text: str) -> dict[Any, Any] | str:
+    counts: dict[Any, Any] = {}
+    for item in _items(text):
+        label, sep, count = item.partition("=")
+        if not sep or not label.strip():
+            # The model then reports the whole flag value against the key's rule.
+            return text
+        counts[_label_value(label.strip())] = count.strip()
+    return counts
 
 
 def _label_value(text: str) -> bool | int | float | str:

@@ -33,6 +33,10 @@ class Store(Protocol):
 
     def spark_path(self, path: str) -> str: ...
 
+    def list_files(self, root: str) -> list[str]: ...
+
+    def make_dirs(self, path: str) -> None: ...
+
 
 class LocalStore:
     """Plain paths and ``file://`` URIs, handled with the standard library."""
@@ -55,6 +59,16 @@ class LocalStore:
     def spark_path(self, path: str) -> str:
         # A file:// URI, so that a cluster's default filesystem cannot reinterpret it.
         return Path(path).as_uri()
+
+    def list_files(self, root: str) -> list[str]:
+        return sorted(
+            os.path.relpath(os.path.join(folder, name), root)
+            for folder, _, names in os.walk(root)
+            for name in names
+        )
+
+    def make_dirs(self, path: str) -> None:
+        os.makedirs(path, exist_ok=True)
 
 
 class HadoopStore:
@@ -83,6 +97,17 @@ class HadoopStore:
 
     def spark_path(self, path: str) -> str:
         return path
+
+    def list_files(self, root: str) -> list[str]:
+        base = self._fs.makeQualified(self._path(root)).toUri().getPath().rstrip("/") + "/"
+        found = self._fs.listFiles(self._path(root), True)
+        names = []
+        while found.hasNext():
+            names.append(found.next().getPath().toUri().getPath().removeprefix(base))
+        return sorted(names)
+
+    def make_dirs(self, path: str) -> None:
+        self._fs.mkdirs(self._path(path))
 
 
 def local_path(location: str) -> str | None:
@@ -132,7 +157,7 @@ def report_path(output_path: str) -> str:
     return output_path.rstrip("/") + ".report.json"
 
 
-def check_destination(store: Store, output: str, mode: WriteMode) -> None:
+def check_destination(store: Store, output: str, mode: WriteMode, report: str | None) -> None:
     """Refuse an existing output (or report) in ``error`` mode, before any work is done.
 
     Raises
@@ -142,12 +167,12 @@ def check_destination(store: Store, output: str, mode: WriteMode) -> None:
     """
     if mode != "error":
         return
-    for path in (output, report_path(output)):
-        if store.exists(path):
+    for path in (output, report):
+        if path is not None and store.exists(path):
             raise JobError(
                 "output error",
                 f"output.path: {path} already exists and output.mode is 'error'; "
-                "remove it, choose another path, or use --mode overwrite.",
+                "remove it, choose another path, or use --mode overwrite or append.",
             )
 
 
@@ -157,8 +182,10 @@ def write_atomically(
     mode: WriteMode,
     write_data: Callable[[str], None],
     report_text: Callable[[], str],
+    check: Callable[[str], None] | None = None,
+    report: str | None = None,
 ) -> None:
-    """Write the data and its report to hidden siblings, then move both into place.
+    """Write the data to a hidden sibling, check it there, then move it (and the report) in.
 
     Parameters
     ----------
@@ -166,29 +193,46 @@ def write_atomically(
         The filesystem of ``output``.
     output : str
         Final location of the data directory.
-    mode : {"error", "overwrite"}
-        ``overwrite`` moves the old output aside and deletes it only once the new one is in.
+    mode : {"error", "overwrite", "append"}
+        ``overwrite`` moves the old output aside and deletes it only once the new one is in;
+        ``append`` moves the new data files into the existing output directory.
     write_data : callable
         Writes the data to the Spark path it is given (which does not exist yet).
     report_text : callable
-        Called after the data is written; returns the report's JSON.
+        Called after the data is written and checked; returns the report's JSON.
+    check : callable, optional
+        Called with the Spark path of the written (not yet placed) data; raising stops the
+        run with the destination untouched.
+    report : str, optional
+        Where the report goes; default `report_path` of ``output``.
 
     Notes
     -----
-    On any error the destination is left as it was and the hidden siblings are removed.
-    The data and its report are two renames, so a crash between them can leave new data
-    beside an old report; the report is always renamed second.
+    On any error before the move the destination is left as it was and the hidden
+    siblings are removed. In ``error`` and ``overwrite`` mode the data is one rename; the
+    data and its report are two, so a crash between them can leave new data beside an old
+    report (the report is always renamed second). In ``append`` mode each data file is one
+    rename into the output directory: a crash during that short step can leave part of
+    this run's files appended.
     """
-    report = report_path(output)
+    report = report or report_path(output)
     data_tmp, report_tmp = _sibling(output, "tmp"), _sibling(report, "tmp")
     moved_aside: list[tuple[str, str]] = []
     placed: list[str] = []
     try:
         write_data(store.spark_path(data_tmp))
+        if check is not None:
+            check(store.spark_path(data_tmp))
         store.write_text(report_tmp, report_text())
-        for tmp, final in ((data_tmp, output), (report_tmp, report)):
+        if mode == "append" and store.exists(output):
+            _move_files(store, data_tmp, output)
+            store.delete(data_tmp)
+            moves = [(report_tmp, report)]
+        else:
+            moves = [(data_tmp, output), (report_tmp, report)]
+        for tmp, final in moves:
             if store.exists(final):
-                check_destination(store, output, mode)  # a rival run may have written it
+                check_destination(store, output, mode, report)  # a rival run may have written
                 aside = _sibling(final, "old")
                 store.rename(final, aside)
                 moved_aside.append((aside, final))
@@ -203,4 +247,129 @@ def write_atomically(
         store.delete(report_tmp)
         raise
     for aside, _ in moved_aside:
+        store.delete(aside)
+
+
+def _move_files(store: Store, source: str, target: str) -> None:
+    """Move the data files under ``source`` into ``target``, keeping partition folders."""
+    # Spark names part files with a per-job UUID, so a clash means something else is wrong.
+    files = [name for name in store.list_files(source) if not _is_marker(name)]
+    clashes = [name for name in files if store.exists(f"{target}/{name}")]
+    if clashes:
+        raise JobError(
+            "output error",
+            f"output.path: {target} already holds {clashes[0]}; the append was not done.",
+        )
+    for name in files:
+        folder = name.rpartition("/")[0]
+        if folder:
+            store.make_dirs(f"{target}/{folder}")
+        store.rename(f"{source}/{name}", f"{target}/{name}")
+
+
+def _is_marker(name: str) -> bool:
+    base = name.rpartition("/")[2]
+    return base == "_SUCCESS" or base == "._SUCCESS.crc"
+
+
+# Catalog tables: a staging table beside the target, renamed into place.
+
+
+def quoted(name: str) -> str:
+    """A validated ``[catalog.][database.]table`` name with each part backquoted."""
+    return ".".join(f"`{part}`" for part in name.split("."))
+
+
+def _staging_name(name: str, tag: str) -> str:
+    return f"{name}__smote_{tag}_{uuid.uuid4().hex[:12]}"
+
+
+def table_exists(spark: SparkSession, name: str) -> bool:
+    """Whether the catalog has ``name`` (a table or view)."""
+    return bool(spark.catalog.tableExists(name))
+
+
+def check_table_destination(spark: SparkSession, name: str, mode: WriteMode) -> None:
+    """Refuse an existing output table in ``error`` mode.
+
+    Raises
+    ------
+    JobError
+        With kind ``"output error"`` naming the table.
+    """
+    if mode == "error" and table_exists(spark, name):
+        raise JobError(
+            "output error",
+            f"output.table: {name} already exists and output.mode is 'error'; drop it, "
+            "choose another table, or use --mode overwrite or append.",
+        )
+
+
+def write_table_atomically(
+    spark: SparkSession,
+    name: str,
+    mode: WriteMode,
+    write_data: Callable[[str], None],
+    check: Callable[[str], None] | None = None,
+) -> None:
+    """Write a staging table, check it, then rename it into place (or append it).
+
+    Parameters
+    ----------
+    spark : SparkSession
+        The session whose catalog holds the table.
+    name : str
+        The output table, validated by the config.
+    mode : {"error", "overwrite", "append"}
+        As for paths; ``append`` inserts the staged rows into an existing table by column
+        name (one Spark job), or renames the staging table when there is none.
+    write_data : callable
+        Writes the data as the table it is given (``saveAsTable``); it does not exist yet.
+    check : callable, optional
+        Called with the staging table's name; raising leaves the destination untouched.
+
+    Notes
+    -----
+    ``overwrite`` renames the old table aside, the staging table in, then drops the old
+    one: a crash between the two renames leaves no table under ``name`` (the old one is
+    kept as ``<name>__smote_old_<id>``), never a partial one.
+    """
+    staging = _staging_name(name, "staging")
+    try:
+        write_data(staging)
+        if check is not None:
+            check(staging)
+        if not table_exists(spark, name):
+            spark.sql(f"ALTER TABLE {quoted(staging)} RENAME TO {quoted(name)}")
+        elif mode == "append":
+            spark.table(staging).write.mode("append").saveAsTable(name)
+        else:
+            check_table_destination(spark, name, mode)  # a rival run may have written it
+            aside = _staging_name(name, "old")
+            spark.sql(f"ALTER TABLE {quoted(name)} RENAME TO {quoted(aside)}")
+            try:
+                spark.sql(f"ALTER TABLE {quoted(staging)} RENAME TO {quoted(name)}")
+            except BaseException:
+                spark.sql(f"ALTER TABLE {quoted(aside)} RENAME TO {quoted(name)}")
+                raise
+            spark.sql(f"DROP TABLE IF EXISTS {quoted(aside)}")
+    finally:
+        spark.sql(f"DROP TABLE IF EXISTS {quoted(staging)}")
+
+
+def replace_file(store: Store, path: str, text: str) -> None:
+    """Write ``text`` to a hidden sibling and move it over ``path`` (kept if that fails)."""
+    tmp = _sibling(path, "tmp")
+    aside = _sibling(path, "old") if store.exists(path) else None
+    try:
+        store.write_text(tmp, text)
+        if aside is not None:
+            store.rename(path, aside)
+        store.rename(tmp, path)
+    except BaseException:
+        if aside is not None and not store.exists(path):
+            store.rename(aside, path)
+        store.delete(tmp)
+        raise
+    if aside is not None:
         store.delete(aside)

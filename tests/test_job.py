@@ -95,6 +95,106 @@ def test_flags_alone_make_a_config() -> None:
     assert config.smote.k == 5  # the default of SmoteSettings, not a copy of it
 
 
+def test_flags_for_columns_classes_and_targets() -> None:
+    base = ["--input", "in.csv", "--output", "out"]
+    config = load_config(
+        [*base, "--exclude", "id, name", "--nominal", "zip", "--classes", "1,b,2.5"]
+        + ["--target-ratio", "0.5", "--scaling", "minmax"]
+    )
+
+    assert config.smote.exclude_cols == ["id", "name"]
+    assert config.smote.nominal_cols == ["zip"]
+    assert config.smote.classes == [1, "b", 2.5]
+    assert config.smote.target_ratio == 0.5
+    assert config.smote.scaling == "minmax"
+    assert config.smote.balance is False
+    assert load_config([*base, "--balance"]).smote.balance is True
+    counts = load_config([*base, "--target-counts", "1=500, b=7, 2.5=3"]).smote.target_counts
+    assert counts == {1: 500, "b": 7, 2.5: 3}
+
+
+def test_switch_flags_override_the_config_both_ways(tmp_path: Path) -> None:
+    text = MINIMAL.replace("{label_col: y}", "{label_col: y, balance: true}") + "verify: true\n"
+    config_path = write_config(tmp_path / "job.yaml", text)
+
+    on = load_config(["--config", config_path])
+    off = load_config(["--config", config_path, "--no-verify", "--no-balance"])
+
+    assert (on.verify, on.smote.balance) == (True, True)
+    assert (off.verify, off.smote.balance) == (False, False)
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (["--scaling", "log"], r"smote\.scaling: Input should be 'none', 'standard' or 'minmax'"),
+        (["--target-ratio", "0"], r"smote\.target_ratio: Input should be greater than 0"),
+        (["--target-counts", "1:500"], r"smote\.target_counts: Input should be a valid dict"),
+        (["--target-counts", "1=many"], r"smote\.target_counts\.1: Input should be .*integer"),
+        (["--balance", "--percentage", "200"], r"smote: give one way to ask for rows"),
+        (["--classes", "1", "--balance"], r"smote: classes cannot be combined with balance"),
+        (["--exclude", "a,a"], r"smote\.exclude_cols: names \['a'\] more than once"),
+    ],
+    ids=["scaling", "ratio", "counts-syntax", "counts-value", "two-ways", "classes", "repeat"],
+)
+def test_new_flags_obey_the_settings_rules(flags: list[str], message: str) -> None:
+    with pytest.raises(JobError, match=message):
+        load_config(["--input", "in.csv", "--output", "out", *flags])
+
+
+def test_location_flag_replaces_the_config_files_kind(tmp_path: Path) -> None:
+    text = "input: {table: db.events}\noutput: {path: out}\n"
+    config_path = write_config(tmp_path / "job.yaml", text)
+
+    config = load_config(["--config", config_path, "--input", "x.parquet", "--output-table", "t"])
+
+    assert (config.input.path, config.input.table) == ("x.parquet", None)
+    assert (config.output.path, config.output.table) == (None, "t")
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (["--input", "a", "--input-table", "t"], r"input: give exactly one of input\.path and "),
+        (["--input-table", "db.t; DROP"], r"input\.table: must be \[catalog\.\]\[database\.\]"),
+        (["--input-table", "`a`"], r"input\.table: must be \[catalog\.\]\[database\.\]table"),
+        (["--input-table", "a.b.c.d"], r"input\.table: must be \[catalog"),
+        (["--input", " "], r"input\.path: must be a path or URI, not blank"),
+        (["--input", ""], r"input\.path: must be a path or URI, not blank"),
+        (["--input", "a\nb"], r"input\.path: must not contain NUL or line breaks"),
+        (["--input", "in.csv", "--output", "/"], r"output: path must not be a filesystem root"),
+        (["--input", "in.csv", "--output", "./in.csv"], r"output: the same location as the "),
+        (["--input-table", "T", "--output-table", "t"], r"output: the same location as the "),
+        (["--partition-by", " , "], r"output\.partition_by: must name at least one column"),
+        (["--report", ""], r"report_dir: must be a path or URI, not blank"),
+    ],
+    ids=[
+        "both",
+        "injection",
+        "backquotes",
+        "four-parts",
+        "blank",
+        "empty",
+        "newline",
+        "root",
+        "same-path",
+        "same-table",
+        "partition",
+        "report-dir",
+    ],
+)
+def test_locations_are_validated(flags: list[str], message: str) -> None:
+    defaults = {"--input": "in.csv", "--output": "out"}
+    given = set(flags)
+    argv = [*flags]
+    for flag, value in defaults.items():
+        if flag not in given and flag + "-table" not in given:
+            argv += [flag, value]
+
+    with pytest.raises(JobError, match=message):
+        load_config(argv)
+
+
 @pytest.mark.parametrize(
     ("path", "expected"),
     [("t.parquet", "parquet"), ("t.CSV", "csv"), ("s3a://b/t.jsonl", "json"), ("t", "parquet")],
@@ -118,9 +218,12 @@ def test_given_reader_options_replace_the_csv_defaults() -> None:
         (MINIMAL + "colour: blue\n", r"colour: unknown parameter"),
         (MINIMAL.replace("{label_col: y}", "{label_col: y, kk: 3}"), r"smote\.kk: unknown"),
         (MINIMAL.replace("{label_col: y}", "{k: many}"), r"smote\.k: Input should be .*integer"),
-        (MINIMAL.replace("{path: out}", "{path: out, mode: append}"), r"output\.mode: Input"),
+        (MINIMAL.replace("{path: out}", "{path: out, mode: replace}"), r"output\.mode: Input"),
         ("output: {path: out}\n", r"input: a value is required .*--input"),
-        ("input: {format: csv}\noutput: {path: o}\n", r"input\.path: a value is required"),
+        (
+            "input: {format: csv}\noutput: {path: o}\n",
+            r"input: give exactly one of input\.path and input\.table, found neither",
+        ),
         ("input: [a, b]\noutput: {path: o}\n", r"input: Input should be .*dictionary"),
     ],
     ids=["unknown-section", "unknown-key", "wrong-type", "bad-mode", "no-input", "no-path", "list"],
@@ -227,7 +330,7 @@ def test_existing_output_in_error_mode_is_left_alone(
     assert main(argv) == 2
     assert error_line(capsys) == (
         f"output error: output.path: {tmp_path / existing} already exists and output.mode "
-        "is 'error'; remove it, choose another path, or use --mode overwrite."
+        "is 'error'; remove it, choose another path, or use --mode overwrite or append."
     )
     assert sorted(p.name for p in tmp_path.iterdir()) == [existing]
     assert (tmp_path / existing).read_text() == "keep me"
