@@ -119,3 +119,24 @@ def test_same_rows_whatever_the_shuffle_partitions_and_input_order(
 
     assert len(outputs[0]) == 260 + 102
     assert outputs[0] == outputs[1] == outputs[2]
+
+
+def test_lsh_rows_short_of_candidates_still_get_k_neighbours(spark: SparkSession) -> None:
+    rng = np.random.default_rng(9)
+    frame = pd.DataFrame(rng.normal(size=(90, 3)), columns=["a", "b", "c"])
+    frame["y"] = [1] * 70 + [0] * 20
+    df = spark.createDataFrame(frame)
+    # Buckets so narrow and small that most rows find fewer than k others in them.
+    tiny = {"neighbour_mode": "lsh", "bucket_length": 0.02, "max_bucket_size": 4}
+    tiny |= {"num_hash_tables": 1, "label_col": "y", "minority_label": 1, "k": 5, "seed": 2}
+
+    table = minority_neighbours(df, **tiny).toPandas()
+    result = oversample(df, percentage=250, **tiny)
+
+    assert sorted(table["key"]) == sorted(set(table["key"])) and len(table) == 70
+    for key, neighbours in zip(table["key"], table["neighbours"], strict=True):
+        assert len(set(neighbours)) == 5 and key not in neighbours
+    # Chunks of at most 4 rows give at most 3 candidates: every row needs the fallback.
+    assert result.report["fallback_rows"] == 70
+    # 70 rows at 250%: every row 2 children and a seeded 35 of them a third.
+    assert result.dataframe.filter("y = 1").count() == 70 + 175
