@@ -11,6 +11,12 @@ features) and fixes everything the other steps need:
   nominal value, ``weight`` where the row has that value and 0 elsewhere. Two rows that
   differ on one nominal feature are therefore ``weight * sqrt(2)`` = the median standard
   deviation apart on it, as in SMOTE-NC (Chawla et al., 2002, section 6.1).
+
+The median is over the class's numeric features, after scaling if any (so 1 with standard
+scaling). If it is 0 the largest standard deviation is used, and with no spread at all, or
+no numeric feature, 1. So with every feature nominal the distance is the square root of the
+number of features on which two rows differ (the overlap or Hamming count): a SMOTE-N style
+distance, though not the value difference metric of Chawla et al.
 """
 
 from __future__ import annotations
@@ -34,6 +40,10 @@ log = logging.getLogger(__name__)
 # A nominal feature with more distinct values than this in one class is refused: it is
 # almost surely an identifier, and one-hot distances over it would cost more than they tell.
 MAX_NOMINAL_VALUES = 1000
+
+# Values are interpolated as doubles, exact for integers up to 2**53 and 15 decimal digits.
+_EXACT_INTEGER = 2**53
+_EXACT_DIGITS = 15
 
 _INTEGER_RANGE: dict[type[T.DataType], tuple[int, int]] = {
     T.ByteType: (-(2**7), 2**7 - 1),
@@ -154,6 +164,7 @@ def fit_encoding(
     bad = dict(zip(names, (int(stats[f"bad{n}"]) for n in doubles + raw), strict=True))
     check_bad_values(bad, label)
     _check_cardinality(nominal, [int(stats[f"distinct{n}"]) for n in raw], label)
+    _warn_inexact(numeric, [(stats[f"min{n}"], stats[f"max{n}"]) for n in doubles], label)
 
     centre, scale = [], []
     for n in doubles:
@@ -210,6 +221,28 @@ def _check_cardinality(nominal: list[Feature], distinct: list[int], label: Any) 
             f"input_cols: nominal features of class {label!r} have more than "
             f"{MAX_NOMINAL_VALUES} distinct values ({described}); such a column is usually "
             "an identifier or free text. Add it to exclude_cols."
+        )
+
+
+def _warn_inexact(numeric: list[Feature], ranges: list[tuple[Any, Any]], label: Any) -> None:
+    """Warn where interpolating as doubles can move integers or decimals off their values.
+
+    TODO: interpolate such columns exactly (offsets from the base row in their own type)
+    if wide longs or decimals turn out to be common features; today they warn.
+    """
+    inexact = []
+    for feature, (low, high) in zip(numeric, ranges, strict=True):
+        if feature.kind == "integer" and max(abs(low or 0.0), abs(high or 0.0)) > _EXACT_INTEGER:
+            inexact.append(f"{feature.name!r} (values beyond 2**53)")
+        elif isinstance(feature.dtype, T.DecimalType) and feature.dtype.precision > _EXACT_DIGITS:
+            inexact.append(f"{feature.name!r} ({feature.dtype.simpleString()})")
+    if inexact:
+        log.warning(
+            "class %r: %s are interpolated as doubles (about 15 significant digits), so "
+            "synthetic values may differ from the segment, and a value constant in the "
+            "class may change, in the last digits",
+            label,
+            ", ".join(inexact),
         )
 
 

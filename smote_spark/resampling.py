@@ -122,6 +122,13 @@ def oversample(df: DataFrame, settings: SmoteSettings | None = None, **params: A
     oversampled on its own: its neighbours, statistics and nominal values are its own. In
     LSH mode a class's rows stay cached until `SmoteResult.release`.
 
+    Nominal features (strings, booleans, ``nominal_cols``) follow SMOTE-NC: a mismatch adds
+    the square of the class's median numeric standard deviation to the squared distance,
+    and a new row takes the value most of its base row's k neighbours have (ties by the
+    seed). With every feature nominal, each mismatch counts 1 (see `smote_spark.encoding`).
+    Integers, decimals, dates and timestamps are interpolated as doubles: exact up to 2**53
+    and about 15 significant digits.
+
     References
     ----------
     N. V. Chawla, K. W. Bowyer, L. O. Hall and W. P. Kegelmeyer, "SMOTE: Synthetic

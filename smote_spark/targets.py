@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import math
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 from pyspark.sql import DataFrame
@@ -160,8 +161,11 @@ def _resolve(counts: dict[Any, int], label_col: str, requested: Any, parameter: 
     )
 
 
-def _label_order(label: Any) -> tuple[str, str]:
-    return (type(label).__name__, str(label))
+def _label_order(label: Any) -> tuple[str, float, str]:
+    """Labels in a stable order: numbers by value (10 after 2), other values by text."""
+    if isinstance(label, int | float | Decimal) and not isinstance(label, bool):
+        return ("number", float(label), str(label))
+    return (type(label).__name__, 0.0, str(label))
 
 
 def _same_label(label: Any, requested: Any) -> bool:

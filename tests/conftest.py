@@ -11,7 +11,7 @@ from pyspark.sql import SparkSession
 
 
 @pytest.fixture(scope="session")
-def spark() -> Iterator[SparkSession]:
+def spark(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SparkSession]:
     """A small local session; Python workers run this interpreter, with its packages."""
     os.environ["PYSPARK_PYTHON"] = sys.executable
     session = (
@@ -19,6 +19,8 @@ def spark() -> Iterator[SparkSession]:
         .appName("smote-spark-tests")
         .config("spark.sql.shuffle.partitions", "4")
         .config("spark.ui.enabled", "false")
+        # Managed tables of the tests go to a temporary folder, not ./spark-warehouse.
+        .config("spark.sql.warehouse.dir", str(tmp_path_factory.mktemp("warehouse")))
         .config("spark.log.level", "WARN")
         .getOrCreate()
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from smote_spark.interpolation import draw_children, interpolate, mix64
+from smote_spark.interpolation import draw_children, interpolate, mix64, vote
 from smote_spark.neighbours import nearest_neighbours
 
 
@@ -62,3 +62,32 @@ def test_nearest_neighbours_equal_brute_force_with_duplicates(k):
     np.testing.assert_allclose(distances, np.sort(d, axis=1)[:, :k])
     # The three identical rows are each other's nearest, at distance 0, ties by key.
     assert positions[30, : min(k, 2)].tolist() == [31, 32][:k] and distances[30, 0] == 0
+
+
+def test_vote_is_the_most_frequent_code_per_feature():
+    # Two children, k = 5 neighbours, two nominal features: (c, k, m) codes.
+    codes = np.array(
+        [
+            [[2, 0], [2, 1], [1, 1], [2, 0], [0, 0]],  # feature 0: 2 thrice; feature 1: 0 thrice
+            [[4, 3], [4, 3], [4, 3], [4, 3], [4, 3]],  # constant: stays constant
+        ]
+    )
+    streams = np.array([11, 12], dtype=np.uint64)
+
+    assert vote(streams, codes).tolist() == [[2, 0], [4, 3]]
+    # No nominal feature, or no child: empty answers of the right shape.
+    assert vote(streams, codes[:, :, :0]).shape == (2, 0)
+    assert vote(streams[:0], codes[:0]).shape == (0, 2)
+
+
+def test_vote_ties_depend_on_the_stream_only():
+    # Codes 1 and 5 have two votes each, code 0 one: the winner is 1 or 5, never 0.
+    one = np.array([[[1], [5], [0], [5], [1]]])
+    many = np.repeat(one, 200, axis=0)
+    streams = mix64(np.arange(200, dtype=np.uint64))
+    winners = vote(streams, many)[:, 0]
+
+    assert set(winners.tolist()) == {1, 5}
+    # Same stream, same winner, whatever the order of the neighbours or the batch.
+    assert np.array_equal(vote(streams, many[:, ::-1]), vote(streams, many))
+    assert np.array_equal(vote(streams[50:], many[50:])[:, 0], winners[50:])
