@@ -123,9 +123,10 @@ def plan_buckets(
     sqrt(mean feature variance). A slab of width ``w`` through the middle of the class holds
     about ``n * w / (spread * sqrt(2 pi))`` rows; ``w`` aims that at a few times
     ``max_bucket_size``, so that the slab is then cut into chunks along a second random
-    direction. Measured on a 20-feature Gaussian mixture (20,000 rows, 4 tables), this
-    slab-and-chunk layout found 88% of the exact neighbours, against 52% for buckets made
-    of two projections of fixed width.
+    direction. Measured on a 20-feature Gaussian mixture (40,000 rows, 8 tables,
+    bench/neighbour_recall.py), this found 98.9% of the exact neighbours with buckets of
+    2,000 rows and 90.8% with 1,000; buckets made of two projections of fixed width found
+    52% at 4 tables on 20,000 rows.
     """
     if bucket_length is None:
         share = min(1.0, _SLAB_BUCKETS * max_bucket_size / max(n, 1))

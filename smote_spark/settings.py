@@ -77,7 +77,7 @@ class SmoteSettings(BaseModel):
     num_hash_tables: int = Field(default=8, ge=1, le=64)
     """Independent LSH tables; each gives every row one candidate bucket."""
 
-    max_bucket_size: int = Field(default=1000, ge=2, le=100_000)
+    max_bucket_size: int = Field(default=2000, ge=2, le=100_000)
     """Most rows compared inside one LSH bucket; larger buckets are split."""
 
     exact_max_rows: int = Field(default=20_000, ge=0)

@@ -85,6 +85,14 @@ def test_flags_override_config_keys(tmp_path: Path) -> None:
     assert config.log_level == "DEBUG"
 
 
+@pytest.mark.parametrize("name", sorted(p.name for p in (REPO / "conf").glob("*.yaml")))
+def test_bundled_configs_are_valid_and_name_bundled_data(name: str) -> None:
+    config = load_config(["--config", str(REPO / "conf" / name)])
+
+    assert config.input.path is not None and (REPO / config.input.path).exists()
+    assert config.smote.seed is not None
+
+
 def test_flags_alone_make_a_config() -> None:
     config = load_config(["--input", "in.csv", "--output", "out", "--label", "Class"])
 
