@@ -40,6 +40,10 @@ log = logging.getLogger(__name__)
 # A nominal feature with more distinct values than this in one class is refused: it is
 # almost surely an identifier, and one-hot distances over it would cost more than they tell.
 MAX_NOMINAL_VALUES = 1000
+# approx_count_distinct errs by about 5% (a column of 980 values can be estimated at 1012),
+# so it only refuses columns estimated far beyond the limit, before their values are
+# collected; the limit itself is applied to the exact count.
+_SURELY_TOO_MANY = 2 * MAX_NOMINAL_VALUES
 
 # Values are interpolated as doubles, exact for integers up to 2**53 and 15 decimal digits.
 _EXACT_INTEGER = 2**53
@@ -163,7 +167,7 @@ def fit_encoding(
     names = [f.name for f in numeric + nominal]
     bad = dict(zip(names, (int(stats[f"bad{n}"]) for n in doubles + raw), strict=True))
     check_bad_values(bad, label)
-    _check_cardinality(nominal, [int(stats[f"distinct{n}"]) for n in raw], label)
+    _check_cardinality(nominal, [int(stats[f"distinct{n}"]) for n in raw], label, exact=False)
     _warn_inexact(numeric, [(stats[f"min{n}"], stats[f"max{n}"]) for n in doubles], label)
 
     centre, scale = [], []
@@ -175,6 +179,7 @@ def fit_encoding(
         float(stats[f"var{n}"] or 0.0) / unit**2 for n, unit in zip(doubles, scale, strict=True)
     ]
     values, frequencies = _value_counts(minority, raw) if nominal else ([], [])
+    _check_cardinality(nominal, [len(v) for v in values], label, exact=True)
     weight = _median_spread(variances) / math.sqrt(2.0)
     one_hot = [weight**2 * sum(p * (1 - p) for p in ps) for ps in frequencies]
     width = len(numeric) + sum(len(v) for v in values)
@@ -213,10 +218,15 @@ def _bad_double(name: str) -> Column:
     return F.count_if(col.isNull() | F.isnan(col) | (F.abs(col) == F.lit(float("inf"))))
 
 
-def _check_cardinality(nominal: list[Feature], distinct: list[int], label: Any) -> None:
-    wide = {f.name: n for f, n in zip(nominal, distinct, strict=True) if n > MAX_NOMINAL_VALUES}
+def _check_cardinality(
+    nominal: list[Feature], distinct: list[int], label: Any, exact: bool
+) -> None:
+    """Refuse nominal features with too many values: counted exactly, or estimated."""
+    limit = MAX_NOMINAL_VALUES if exact else _SURELY_TOO_MANY
+    wide = {f.name: n for f, n in zip(nominal, distinct, strict=True) if n > limit}
     if wide:
-        described = ", ".join(f"{name!r}: about {n}" for name, n in wide.items())
+        about = "" if exact else "about "
+        described = ", ".join(f"{name!r}: {about}{n}" for name, n in wide.items())
         raise InvalidDataError(
             f"input_cols: nominal features of class {label!r} have more than "
             f"{MAX_NOMINAL_VALUES} distinct values ({described}); such a column is usually "

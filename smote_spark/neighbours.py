@@ -15,11 +15,15 @@ import numpy as np
 import pandas as pd
 from pyspark.ml.feature import BucketedRandomProjectionLSH, VectorAssembler
 from pyspark.ml.functions import vector_to_array
-from pyspark.sql import DataFrame, Window
+from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
+
+from smote_spark.faults import with_faults
 
 # Bounds the float64 distance block held at once: rows x candidates.
 _BLOCK_CELLS = 4_000_000
+# Columns whose k-th smallest distance bounds a query's k nearest (see nearest_neighbours).
+_SAMPLE_COLUMNS = 4096
 # A derived bucket (slab) aims at this many times max_bucket_size rows before it is split.
 _SLAB_BUCKETS = 4
 
@@ -50,25 +54,38 @@ def nearest_neighbours(
     Returns
     -------
     positions : ndarray of int64, shape (q, min(k, n - 1))
-        Positions in ``points`` of each query's neighbours, nearest first.
+        Positions in ``points`` of each query's neighbours, nearest first, ties by key.
     distances : ndarray of float64, same shape
         Euclidean distances, computed directly from the differences, so the same pair
         gets the same distance whichever block it was found in.
+
+    Notes
+    -----
+    A block of queries is compared with every row by one matrix product (the fast
+    ``|b|^2 - 2ab`` form of the squared distance). The k-th smallest value among the first
+    `_SAMPLE_COLUMNS` rows bounds each query's k-th smallest; every row within that bound,
+    widened by the form's worst rounding, is a candidate, and candidates are ranked by
+    their exact distance, then key. So the result is the exact k nearest (ties by key)
+    whatever the rounding of the product, and the work beyond the product is a comparison
+    per cell instead of a selection per cell.
     """
     n = len(points)
     queries = np.arange(n) if queries is None else np.asarray(queries)
     kept = min(k, n - 1)
     if kept <= 0:
         return np.empty((len(queries), 0), np.int64), np.empty((len(queries), 0))
-    # Candidates from the fast (|a|^2 + |b|^2 - 2ab) form, then re-ranked exactly; the
-    # margin absorbs its rounding. Centring keeps that rounding small.
     # A power-of-two scale is exact and keeps squares of values near the float limits
-    # (1e300, 1e-300) from overflowing or vanishing; ranks do not depend on it.
+    # (1e300, 1e-300) from overflowing or vanishing; ranks do not depend on it. Centring
+    # keeps the rounding of the fast form small.
     unit = _power_of_two_scale(points)
     points = points / unit
     centred = points - points.mean(axis=0)
     squares = np.einsum("ij,ij->i", centred, centred)
-    wanted = min(n - 1, 2 * kept + 2)
+    doubled = -2.0 * centred  # exact: a power of two
+    # Worst rounding of |a|^2 + |b|^2 - 2ab against the exact value, with room to spare.
+    slack = 8.0 * (points.shape[1] + 2) * np.finfo(np.float64).eps
+    tolerance = slack * (squares + (squares.max() if n else 0.0))
+    sample = min(n, max(_SAMPLE_COLUMNS, 4 * (kept + 1)))
     block = max(1, _BLOCK_CELLS // n)
     positions = np.empty((len(queries), kept), np.int64)
     distances = np.empty((len(queries), kept))
@@ -79,20 +96,38 @@ def nearest_neighbours(
             rows = queries[start : start + block]
             # |b|^2 - 2ab ranks like the squared distance (|a|^2 is constant per row);
             # computed in place, as this block is where exact mode spends its time.
-            d2 = np.matmul(centred[rows], centred.T, out=buffer[: len(rows)])
-            d2 *= -2.0
+            d2 = np.matmul(doubled[rows], centred.T, out=buffer[: len(rows)])
             d2 += squares
             d2[np.arange(len(rows)), rows] = np.inf
-            if wanted < n - 1:
-                candidates = np.argpartition(d2, wanted - 1, axis=1)[:, :wanted]
-            else:
-                candidates = np.argsort(d2, axis=1)[:, : n - 1]
-            exact = np.sqrt(((points[candidates] - points[rows, None, :]) ** 2).sum(axis=2))
-            order = np.lexsort((keys[candidates], exact), axis=1)[:, :kept]
-            positions[start : start + block] = np.take_along_axis(candidates, order, axis=1)
-            distances[start : start + block] = np.take_along_axis(exact, order, axis=1)
+            bound = np.partition(d2[:, :sample], kept - 1, axis=1)[:, kept - 1]
+            # Row-major flat positions: numpy finds them far faster than 2-D ones.
+            flat = np.flatnonzero(d2 <= (bound + tolerance[rows])[:, None])
+            row, candidate = np.divmod(flat, n)
+            found = np.bincount(row, minlength=len(rows))
+            if found.min() < kept:
+                # Only with overflowed (NaN) values: rank the whole block exactly.
+                row = np.repeat(np.arange(len(rows)), n)
+                candidate = np.tile(np.arange(n), len(rows))
+                candidate, row = candidate[candidate != rows[row]], row[candidate != rows[row]]
+            exact = _pair_distances(points, rows[row], candidate)
+            order = np.lexsort((keys[candidate], exact, row))
+            first = np.searchsorted(row[order], np.arange(len(rows)))
+            chosen = order[first[:, None] + np.arange(kept)]
+            positions[start : start + block] = candidate[chosen]
+            distances[start : start + block] = exact[chosen]
         distances *= unit
     return positions, distances
+
+
+def _pair_distances(points: np.ndarray, left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    """Euclidean distances of the pairs (left[i], right[i]), from the differences."""
+    out = np.empty(len(left))
+    step = max(1, _BLOCK_CELLS // max(points.shape[1], 1))
+    for start in range(0, len(left), step):
+        pairs = slice(start, start + step)
+        difference = points[left[pairs]] - points[right[pairs]]
+        out[pairs] = np.sqrt(np.einsum("ij,ij->i", difference, difference))
+    return out
 
 
 def _power_of_two_scale(points: np.ndarray) -> float:
@@ -144,9 +179,8 @@ def lsh_candidates(minority: DataFrame, d: int, k: int, plan: BucketPlan, seed: 
     names = search_names(d)
     hashed = _hash(minority, names, plan, seed)
     members = _bucket_members(hashed, names, plan, seed)
-    found = members.groupBy("table", "bucket", "chunk").applyInPandas(
-        _bucket_search(names, k), NEIGHBOURS_SCHEMA
-    )
+    search = with_faults(minority.sparkSession, "candidates", _bucket_search(names, k))
+    found = members.groupBy("table", "bucket", "chunk").applyInPandas(search, NEIGHBOURS_SCHEMA)
     # explode_outer: a row alone in all its buckets keeps an (empty) list, for the fallback.
     pairs = found.select(
         "key", F.explode_outer(F.arrays_zip("distances", "neighbours")).alias("pair")
@@ -184,9 +218,8 @@ def _bucket_members(hashed: DataFrame, names: list[str], plan: BucketPlan, seed:
     per_table = []
     for t in range(plan.tables):
         slab = vector_to_array(F.col("_hashes")[t])[0].cast("long")
-        projection = sum(
-            (F.col(name) * float(w) for name, w in zip(names, directions[t], strict=True)),
-            F.lit(0.0),
+        projection = _balanced_sum(
+            [F.col(name) * float(w) for name, w in zip(names, directions[t], strict=True)]
         )
         per_table.append(
             F.struct(
@@ -205,6 +238,17 @@ def _bucket_members(hashed: DataFrame, names: list[str], plan: BucketPlan, seed:
     return exploded.withColumn(
         "chunk", F.when(size > plan.max_bucket_size, F.floor(rank * chunks / size)).otherwise(0)
     ).drop("projection")
+
+
+def _balanced_sum(terms: list[Column]) -> Column:
+    """The sum of ``terms`` as a tree of depth log2(n): a chain of n additions (hundreds of
+    one-hot columns) overflows the JVM's stack when Spark compiles it."""
+    if not terms:
+        return F.lit(0.0)
+    while len(terms) > 1:
+        pairs = [terms[i] + terms[i + 1] for i in range(0, len(terms) - 1, 2)]
+        terms = pairs + terms[len(terms) - len(terms) % 2 :]
+    return terms[0]
 
 
 def _bucket_search(names: list[str], k: int) -> Callable[[pd.DataFrame], pd.DataFrame]:

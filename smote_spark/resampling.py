@@ -29,6 +29,7 @@ from smote_spark.encoding import (
     value_names,
 )
 from smote_spark.errors import InvalidParameterError
+from smote_spark.faults import with_faults
 from smote_spark.interpolation import draw_children, interpolate, vote
 from smote_spark.neighbours import (
     NEIGHBOURS_SCHEMA,
@@ -57,6 +58,9 @@ BatchFunction = Callable[[Iterator[pd.DataFrame]], Iterator[pd.DataFrame]]
 _EXACT_ROWS_PER_TASK = 2048
 # The class matrix shipped to tasks in exact mode is refused past this many values.
 _EXACT_MAX_VALUES = 20_000_000
+# Rows of a class per partition once extracted: few partitions for a small class, as each
+# costs a task in every later step (200 shuffle partitions for 4,000 rows cost seconds).
+_CLASS_ROWS_PER_PARTITION = 250_000
 
 
 @dataclass
@@ -193,7 +197,7 @@ def _oversample_class(
 ) -> tuple[DataFrame, dict[str, Any]]:
     """One class's synthetic rows, in the input's schema, and the facts for the report."""
     label = plan.minority_label
-    rows = _extract(df, settings.label_col, label, features, seed)
+    rows = _extract(df, settings.label_col, label, features, seed, plan.minority_rows)
     rows = rows.persist(StorageLevel.MEMORY_AND_DISK)
     encoding = fit_encoding(rows, features, settings.scaling, label)
     mode = _choose_mode(settings, plan.minority_rows, encoding.width)
@@ -238,13 +242,14 @@ def _choose_mode(settings: SmoteSettings, rows: int, width: int) -> str:
 
 
 def _extract(
-    df: DataFrame, label_col: str, label: Any, features: list[Feature], seed: int
+    df: DataFrame, label_col: str, label: Any, features: list[Feature], seed: int, size: int
 ) -> DataFrame:
-    """A class's rows as ``key``, doubles ``_f...`` and nominal values ``_v...``.
+    """A class's ``size`` rows as ``key``, doubles ``_f...`` and nominal values ``_v...``.
 
     The key depends on the row's content and the seed. Identical rows hash alike and are
     told apart by their rank among themselves, which is safe because identical rows are
-    interchangeable.
+    interchangeable. The rows are shuffled once, by content hash, into partitions of about
+    `_CLASS_ROWS_PER_PARTITION` rows, which the numbering and every later step reuse.
     """
     numeric = [f for f in features if not f.is_nominal]
     nominal = [f for f in features if f.is_nominal]
@@ -255,6 +260,7 @@ def _extract(
     )
     names = doubles + raw
     content = rows.withColumn("_h", F.xxhash64(F.lit(seed), *names))
+    content = content.repartition(max(1, math.ceil(size / _CLASS_ROWS_PER_PARTITION)), "_h")
     copy_no = F.row_number().over(Window.partitionBy("_h").orderBy(*names))
     return content.select(F.xxhash64("_h", copy_no).alias("key"), *names)
 
@@ -339,7 +345,8 @@ def _exact_synthetic(
                 voted = vote(drawn.stream, data.codes[lists])
                 yield _synthetic_frame(encoding, new, voted)
 
-    return _exact_tasks(spark, len(data.keys)).mapInPandas(generate, _synthetic_schema(encoding))
+    generating = with_faults(spark, "generate", generate)
+    return _exact_tasks(spark, len(data.keys)).mapInPandas(generating, _synthetic_schema(encoding))
 
 
 def _exact_neighbours(spark: SparkSession, data: _ClassArrays, k: int) -> DataFrame:
@@ -381,7 +388,7 @@ def minority_neighbours(
     _, plans, features = _plan_run(df, settings)
     plan = next((p for p in plans if p.synthetic_rows), plans[0])
     check_enough_rows(plan.minority_rows, settings.k, plan.minority_label)
-    rows = _extract(df, settings.label_col, plan.minority_label, features, seed)
+    rows = _extract(df, settings.label_col, plan.minority_label, features, seed, plan.minority_rows)
     rows = rows.persist(StorageLevel.MEMORY_AND_DISK)
     encoding = fit_encoding(rows, features, settings.scaling, plan.minority_label)
     encoded = encode(rows, encoding)
@@ -451,13 +458,15 @@ def _lsh_synthetic(
     if codes:
         lists = lists.join(_neighbour_codes(neighbours, encoded, codes), "key")
     schema = ", ".join(["key long", "neighbour long", "gap double", *(f"{c} int" for c in codes)])
-    draws = lists.mapInPandas(_draw(seed, settings.k, codes), schema)
+    spark = encoded.sparkSession
+    draws = lists.mapInPandas(with_faults(spark, "draw", _draw(seed, settings.k, codes)), schema)
     base = encoded.select("key", *doubles)
     other = encoded.select(
         F.col("key").alias("neighbour"), *(F.col(n).alias(f"_n{i}") for i, n in enumerate(doubles))
     )
     joined = draws.join(base, "key").join(other, "neighbour")
-    synthetic = joined.mapInPandas(_interpolate_rows(doubles, codes), _synthetic_schema(encoding))
+    interpolating = with_faults(spark, "interpolate", _interpolate_rows(doubles, codes))
+    synthetic = joined.mapInPandas(interpolating, _synthetic_schema(encoding))
     return synthetic, {"fallback_rows": fallback, "buckets": buckets.__dict__}
 
 

@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 import logging
+import math
+import re
 
 import numpy as np
 import pandas as pd
 import pytest
 from pyspark.sql import DataFrame, SparkSession
 
-from smote_spark import InvalidParameterError, minority_neighbours, oversample
+from smote_spark import (
+    InvalidColumnError,
+    InvalidParameterError,
+    minority_neighbours,
+    oversample,
+)
+from smote_spark.config import JobError, load_config
 from smote_spark.settings import SmoteSettings
 from smote_spark.targets import plan_classes
 
@@ -98,6 +106,57 @@ def test_impossible_targets_are_refused(three, params, message):
         oversample(three, label_col="y", k=3, seed=1, exclude_cols=["id"], **params)
 
 
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        # Both name the class to oversample; neither is taken over the other.
+        ({"classes": ["a"], "minority_label": "b"}, r"give classes or minority_label, not both"),
+        (
+            {"target_counts": {"a": 9, "b": -1}},
+            r"target_counts: counts must be >= 0; found \{'b': -1\}",
+        ),
+    ],
+)
+def test_contradictory_or_negative_requests_are_refused(three, params, message):
+    with pytest.raises(InvalidParameterError, match=message):
+        oversample(three, label_col="y", k=3, seed=1, exclude_cols=["id"], **params)
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (["--classes", "1", "--minority-label", "2"], r"smote: give classes or minority_label"),
+        (["--target-counts", "1=500,2=-5"], r"smote.target_counts: counts must be >= 0"),
+    ],
+)
+def test_the_job_refuses_the_same_requests_before_spark_starts(flags, message):
+    with pytest.raises(JobError, match=message):
+        load_config(["--input", "in.csv", "--output", "out", "--label", "y", *flags])
+
+
+@pytest.mark.parametrize("name", ["w", "id", "y"])
+def test_synthetic_col_must_not_name_an_input_column(three, name):
+    # A feature, an excluded column and the label: each would be overwritten by the flag.
+    with pytest.raises(
+        InvalidColumnError, match=rf"synthetic_col: column '{name}' is already in the input"
+    ):
+        oversample(three, label_col="y", k=3, seed=1, exclude_cols=["id"], synthetic_col=name)
+
+
+@pytest.mark.parametrize(
+    ("params", "stray"),
+    [
+        # Excluded, left out of input_cols, and the label: none of them is a feature.
+        ({"exclude_cols": ["id"], "nominal_cols": ["id"]}, "'id'"),
+        ({"input_cols": ["x"], "nominal_cols": ["w"]}, "'w'"),
+        ({"exclude_cols": ["id"], "nominal_cols": ["y"]}, "'y'"),
+    ],
+)
+def test_nominal_cols_must_name_features(three, params, stray):
+    with pytest.raises(InvalidColumnError, match=rf"nominal_cols: \[{stray}\] are not features"):
+        oversample(three, label_col="y", k=3, seed=1, **params)
+
+
 def test_a_tie_for_the_smallest_class_is_resolved_in_label_order_and_logged(spark, caplog):
     # Labels 10 and 2 both have 4 rows: numbers sort as numbers, so 2 is chosen.
     frame = pd.DataFrame({"x": np.arange(14.0), "y": [10] * 4 + [2] * 4 + [0] * 6})
@@ -184,3 +243,92 @@ def _between(point: np.ndarray, a: np.ndarray, b: np.ndarray) -> bool:
     span = b - a
     gap = float((point - a) @ span / (span @ span))
     return 0.0 <= gap <= 1.0 and bool(np.allclose(a + gap * span, point, atol=1e-12))
+
+
+# ------------------------------------------------------------- statistics of each class
+
+# Classes a and b, oversampled in one run, differ in everything SMOTE measures: a's numbers
+# lie in [0, 1] and [0, 5], b's in [1000, 5000] and [100, 900]; their colours and codes are
+# disjoint (each shares some with the majority c), and a's flag is constant.
+OWN_VALUES = {
+    "a": {"colour": ["red", "green"], "code": [1, 2, 3], "flag": [True]},
+    "b": {"colour": ["blue", "black", "white"], "code": [7, 8], "flag": [True, False]},
+    "c": {"colour": ["red", "blue", "pink"], "code": [1, 7, 9], "flag": [False]},
+}
+RANGES = {"a": ((0.0, 1.0), (0, 5)), "b": ((1000.0, 5000.0), (100, 900)), "c": ((-50, 50), (0, 9))}
+SIZES = {"a": 12, "b": 16, "c": 40}
+WEIGHT_LOG = re.compile(
+    r"class '(\w)': neighbour mode \w+, (\d+) distance columns "
+    r"\((\d+) nominal values, weight ([-+.\de]+)\)"
+)
+
+
+def per_class_frame(spark: SparkSession) -> tuple[DataFrame, pd.DataFrame]:
+    rng = np.random.default_rng(5)
+    parts = []
+    for label, size in SIZES.items():
+        (x_low, x_high), (n_low, n_high) = RANGES[label]
+        own = OWN_VALUES[label]
+        part = pd.DataFrame(
+            {
+                "x": rng.uniform(x_low, x_high, size),
+                "n": rng.integers(n_low, n_high + 1, size).astype(np.int32),
+                # The values cycle, so every one of them occurs in the class.
+                "colour": [own["colour"][i % len(own["colour"])] for i in range(size)],
+                "code": np.array(
+                    [own["code"][i % len(own["code"])] for i in range(size)], np.int32
+                ),
+                "flag": [own["flag"][i % len(own["flag"])] for i in range(size)],
+                "y": label,
+            }
+        )
+        parts.append(part.sample(frac=1.0, random_state=int(rng.integers(100))))
+    frame = pd.concat(parts, ignore_index=True)
+    return spark.createDataFrame(frame), frame
+
+
+@pytest.mark.parametrize("mode", ["exact", "lsh"])
+def test_each_class_oversampled_in_one_run_uses_its_own_statistics(spark, caplog, mode):
+    df, frame = per_class_frame(spark)
+    with caplog.at_level(logging.INFO, logger="smote_spark.resampling"):
+        result = oversample(
+            df,
+            label_col="y",
+            classes=["a", "b"],
+            percentage=200,
+            nominal_cols=["code"],
+            k=3,
+            seed=7,
+            neighbour_mode=mode,
+            synthetic_col="s",
+        )
+        new = result.dataframe.filter("s").toPandas()
+
+    assert result.report["counts_after"] == {"a": 36, "b": 48, "c": 40}
+    assert {c: f["neighbour_mode"] for c, f in result.report["classes"].items()} == {
+        "a": mode,
+        "b": mode,
+    }
+    assert new.groupby("y").size().to_dict() == {"a": 24, "b": 32}
+    for label in ("a", "b"):
+        made, own = new[new["y"] == label], frame[frame["y"] == label]
+        # Nominal values: only the class's own, though the other classes have more.
+        for name in ("colour", "code", "flag"):
+            assert set(made[name]) <= set(own[name]), (label, name)
+        # Numbers: within the class's own range, far from the other classes'.
+        for name in ("x", "n"):
+            assert own[name].min() <= made[name].min() <= made[name].max() <= own[name].max()
+    # a's flag is constant in a, so every synthetic row of a keeps it.
+    assert set(new.loc[new["y"] == "a", "flag"]) == {True}
+
+    # The SMOTE-NC weight of each class: its own median numeric deviation / sqrt(2), and one
+    # distance column per value of its own (2 numeric + colour, code and flag values).
+    logged = {m[1]: (int(m[2]), int(m[3]), float(m[4])) for m in WEIGHT_LOG.finditer(caplog.text)}
+    for label in ("a", "b"):
+        own = frame[frame["y"] == label]
+        deviations = [own[name].astype(float).std(ddof=0) for name in ("x", "n")]
+        values = sum(len(OWN_VALUES[label][name]) for name in ("colour", "code", "flag"))
+        width, nominal, weight = logged[label]
+        assert (width, nominal) == (2 + values, values)
+        assert weight == pytest.approx(float(np.median(deviations)) / math.sqrt(2), rel=1e-3)
+    assert logged["b"][2] > 100 * logged["a"][2]

@@ -64,6 +64,51 @@ def test_nearest_neighbours_equal_brute_force_with_duplicates(k):
     assert positions[30, : min(k, 2)].tolist() == [31, 32][:k] and distances[30, 0] == 0
 
 
+def _brute_force(points, keys, k):
+    d = np.sqrt(((points[:, None] - points[None]) ** 2).sum(axis=2))
+    np.fill_diagonal(d, np.inf)
+    order = np.lexsort((np.broadcast_to(keys, d.shape), d), axis=1)[:, :k]
+    return order, np.take_along_axis(d, order, axis=1)
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["gaussian", "ten copies of each row", "far from the origin", "all identical", "few values"],
+)
+def test_nearest_neighbours_are_the_exact_k_nearest_with_ties_by_key(name):
+    rng = np.random.default_rng(11)
+    points = {
+        "gaussian": rng.normal(size=(5000, 7)),
+        "ten copies of each row": np.repeat(rng.integers(0, 3, (500, 3)).astype(float), 10, 0),
+        "far from the origin": 1e6 + rng.normal(size=(3000, 5)),
+        "all identical": np.ones((600, 4)),
+        "few values": rng.integers(0, 5, size=(5000, 2)).astype(float),
+    }[name]
+    # Unsorted-looking but ascending keys, as the class's hashed keys are.
+    keys = np.sort(rng.choice(10**12, len(points), replace=False))
+    expected_positions, expected_distances = _brute_force(points, keys, 5)
+
+    positions, distances = nearest_neighbours(points, keys, 5)
+
+    # The same rows in the same order: exact distances, equal ones by key, whatever the
+    # rounding of the matrix product that found the candidates.
+    assert (positions == expected_positions).all()
+    np.testing.assert_allclose(distances, expected_distances, rtol=1e-12)
+
+
+def test_nearest_neighbours_of_some_rows_equal_those_of_the_whole_search():
+    rng = np.random.default_rng(12)
+    points = rng.normal(size=(6000, 4))
+    keys = np.arange(len(points), dtype=np.int64)
+    queries = np.array([5999, 0, 4100, 17])
+
+    some, some_distances = nearest_neighbours(points, keys, 3, queries)
+    everything, all_distances = nearest_neighbours(points, keys, 3)
+
+    assert (some == everything[queries]).all()
+    assert (some_distances == all_distances[queries]).all()
+
+
 def test_vote_is_the_most_frequent_code_per_feature():
     # Two children, k = 5 neighbours, two nominal features: (c, k, m) codes.
     codes = np.array(

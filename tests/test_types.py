@@ -271,6 +271,82 @@ def test_null_nominal_value_in_the_class_is_refused(spark):
         oversample(spark.createDataFrame(frame), label_col="y", k=2, seed=1)
 
 
+def many_values_frame(spark: SparkSession, rare_values: int, common_values: int) -> DataFrame:
+    """Class 'rare' of 1,001 rows and 'common' of 1,500, with so many distinct values of c.
+
+    The ids look alike ("id-00000", ...), which makes approximate distinct counts err.
+    """
+    rows = [
+        (float(n % 7), f"id-{n % values:05d}", label)
+        for label, size, values in (("rare", 1001, rare_values), ("common", 1500, common_values))
+        for n in range(size)
+    ]
+    return spark.createDataFrame(rows, "x double, c string, y string")
+
+
+@pytest.mark.parametrize(
+    ("rare_values", "refused"),
+    [(1001, "'c': 1001"), (980, None), (1000, None)],
+)
+def test_a_nominal_feature_with_more_than_1000_values_in_the_class_is_refused(
+    spark, rare_values, refused
+):
+    df = many_values_frame(spark, rare_values, common_values=3)
+    if refused is not None:
+        with pytest.raises(
+            InvalidDataError,
+            match=rf"class 'rare' have more than 1000 distinct values \({refused}\).*exclude_cols",
+        ):
+            oversample(df, label_col="y", k=2, seed=1)
+    else:
+        # At or below the limit is allowed: the count is exact, not an estimate (which is
+        # 1012 for the 980 values and 1026 for the 1000).
+        result = oversample(df, label_col="y", k=2, seed=1)
+        result.release()
+        assert result.report["counts_after"] == {"rare": 2002, "common": 1500}
+
+
+def test_a_feature_with_many_values_in_another_class_only_is_accepted(spark):
+    # c has 1,500 values in 'common', which is not oversampled, and 3 in 'rare'.
+    result = oversample(many_values_frame(spark, 3, 1500), label_col="y", k=2, seed=1)
+    new = result.dataframe.filter("y = 'rare'").select("c").distinct().collect()
+
+    assert {r["c"] for r in new} == {"id-00000", "id-00001", "id-00002"}
+
+
+def test_an_identifier_as_a_nominal_feature_is_refused_before_its_values_are_collected(spark):
+    # 20,000 distinct values: refused on the estimate alone, which says "about".
+    rows = spark.range(20_000).selectExpr(
+        "cast(id % 7 as double) as x", "concat('id-', id) as c", "'rare' as y"
+    )
+    common = spark.range(20_001).selectExpr("0.5 as x", "'c' as c", "'common' as y")
+    with pytest.raises(InvalidDataError, match=r"\('c': about \d+\)"):
+        oversample(rows.unionByName(common), label_col="y", k=2, seed=1)
+
+
+def wide_space_frame(spark: SparkSession) -> DataFrame:
+    """60 rows of class 'rare' with 8 string features of 55 values each: 441 distance columns."""
+    rows = [
+        (float(n), *(f"{j}-{(n * (j + 1)) % 55}" for j in range(8)), "rare" if n < 60 else "common")
+        for n in range(130)
+    ]
+    names = ", ".join(f"c{j} string" for j in range(8))
+    return spark.createDataFrame(rows, f"x double, {names}, y string")
+
+
+# LSH once overflowed the JVM stack here: one nested sum over all the distance columns.
+@pytest.mark.parametrize("mode", ["exact", "lsh"])
+def test_a_wide_nominal_distance_space_works_in_both_modes(spark, mode):
+    df = wide_space_frame(spark)
+    out = oversample(df, label_col="y", k=3, seed=2, neighbour_mode=mode, synthetic_col="s")
+    new = out.dataframe.filter("s").collect()
+    own = df.filter("y = 'rare'").collect()
+
+    assert len(new) == 60
+    for j in range(8):
+        assert {r[f"c{j}"] for r in new} <= {r[f"c{j}"] for r in own}
+
+
 # -------------------------------------------------------------------------- the distance
 
 
