@@ -44,6 +44,8 @@ MAX_NOMINAL_VALUES = 1000
 # so it only refuses columns estimated far beyond the limit, before their values are
 # collected; the limit itself is applied to the exact count.
 _SURELY_TOO_MANY = 2 * MAX_NOMINAL_VALUES
+# Features up to which a class's statistics are one wide aggregation (see _class_stats).
+_WIDE_STATS_COLUMNS = 100
 
 # Values are interpolated as doubles, exact for integers up to 2**53 and 15 decimal digits.
 _EXACT_INTEGER = 2**53
@@ -154,16 +156,7 @@ def fit_encoding(
     numeric = [f for f in features if not f.is_nominal]
     nominal = [f for f in features if f.is_nominal]
     doubles, raw = value_names(len(numeric)), nominal_names(len(nominal))
-    stats = minority.agg(
-        *(_bad_double(n).alias(f"bad{n}") for n in doubles),
-        *(F.count_if(F.col(n).isNull()).alias(f"bad{n}") for n in raw),
-        *(F.avg(n).alias(f"mean{n}") for n in doubles),
-        *(F.var_pop(n).alias(f"var{n}") for n in doubles),
-        *(F.min(n).alias(f"min{n}") for n in doubles),
-        *(F.max(n).alias(f"max{n}") for n in doubles),
-        *(F.approx_count_distinct(n).alias(f"distinct{n}") for n in raw),
-    ).first()
-    assert stats is not None
+    stats = _class_stats(minority, doubles, raw)
     names = [f.name for f in numeric + nominal]
     bad = dict(zip(names, (int(stats[f"bad{n}"]) for n in doubles + raw), strict=True))
     check_bad_values(bad, label)
@@ -211,6 +204,58 @@ def decode(encoding: ClassEncoding, j: int, code: Column) -> Column:
     feature = encoding.nominal[j]
     values = F.array(*(F.lit(v) for v in encoding.values[j]))
     return F.element_at(values, code + 1).cast(feature.dtype)
+
+
+def _class_stats(minority: DataFrame, doubles: list[str], raw: list[str]) -> dict[str, Any]:
+    """Per column ``bad...``; per double ``mean...``, ``var...``, ``min...``, ``max...``;
+    per nominal column ``distinct...`` (an estimate).
+
+    Up to `_WIDE_STATS_COLUMNS` columns, one aggregation with an aggregate per column and
+    statistic. Beyond, Spark's planning of that many aggregates dominates (about 10 ms
+    each, a minute for 1,000 features), so the columns are exploded into (column, value)
+    rows and aggregated per column: a small plan, for one row per value.
+    """
+    if len(doubles) + len(raw) <= _WIDE_STATS_COLUMNS:
+        row = minority.agg(
+            *(_bad_double(n).alias(f"bad{n}") for n in doubles),
+            *(F.count_if(F.col(n).isNull()).alias(f"bad{n}") for n in raw),
+            *(F.avg(n).alias(f"mean{n}") for n in doubles),
+            *(F.var_pop(n).alias(f"var{n}") for n in doubles),
+            *(F.min(n).alias(f"min{n}") for n in doubles),
+            *(F.max(n).alias(f"max{n}") for n in doubles),
+            *(F.approx_count_distinct(n).alias(f"distinct{n}") for n in raw),
+        ).first()
+        assert row is not None
+        return row.asDict()
+    stats: dict[str, Any] = {}
+    long_forms = [
+        (doubles, F.array(*doubles), [_bad_double("v").alias("bad"), *_moments("v")]),
+        (
+            raw,
+            F.array(*(F.col(n).cast("string") for n in raw)),
+            [
+                F.count_if(F.col("v").isNull()).alias("bad"),
+                F.approx_count_distinct("v").alias("distinct"),
+            ],
+        ),
+    ]
+    for names, values, aggregates in long_forms:
+        if not names:
+            continue
+        pairs = minority.select(F.posexplode(values).alias("j", "v"))
+        for row in pairs.groupBy("j").agg(*aggregates).collect():
+            name = names[row["j"]]
+            stats.update({f"{stat}{name}": value for stat, value in row.asDict().items()})
+    return stats
+
+
+def _moments(name: str) -> list[Column]:
+    return [
+        F.avg(name).alias("mean"),
+        F.var_pop(name).alias("var"),
+        F.min(name).alias("min"),
+        F.max(name).alias("max"),
+    ]
 
 
 def _bad_double(name: str) -> Column:

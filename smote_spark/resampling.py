@@ -223,7 +223,9 @@ def _oversample_class(
     else:
         cached.append(rows)
         clock.lap("extract")
-        synthetic, lsh_facts = _lsh_synthetic(encoded, encoding, plan, settings, seed, clock)
+        synthetic, lsh_facts = _lsh_synthetic(
+            encoded, encoding, plan, settings, seed, clock, cached
+        )
         facts.update(lsh_facts)
     return _restore(synthetic, df, encoding, settings, label), facts
 
@@ -396,7 +398,9 @@ def minority_neighbours(
         found = _exact_neighbours(df.sparkSession, _collect_class(encoded, encoding), settings.k)
     else:
         buckets = _lsh_buckets(encoding, plan, settings)
-        found, _ = _lsh_neighbours(encoded, encoding.width, buckets, settings, seed)
+        found, _ = _lsh_neighbours(
+            encoded, plan.minority_rows, encoding.width, buckets, settings, seed, []
+        )
     names = value_names(len(encoding.numeric)) + nominal_names(len(encoding.nominal))
     inputs = [f.name for f in encoding.numeric + encoding.nominal]
     renamed = [F.col(n).alias(name) for n, name in zip(names, inputs, strict=True)]
@@ -421,10 +425,20 @@ def _lsh_buckets(encoding: ClassEncoding, plan: ClassPlan, settings: SmoteSettin
 
 
 def _lsh_neighbours(
-    encoded: DataFrame, width: int, buckets: BucketPlan, settings: SmoteSettings, seed: int
+    encoded: DataFrame,
+    rows: int,
+    width: int,
+    buckets: BucketPlan,
+    settings: SmoteSettings,
+    seed: int,
+    cached: list[DataFrame],
 ) -> tuple[DataFrame, int]:
-    """Every row's k neighbours from the LSH buckets, short lists completed; and how many."""
-    candidates = lsh_candidates(encoded, width, settings.k, buckets, seed)
+    """The k neighbours of each of the ``rows`` rows from the LSH buckets, short lists
+    completed; and how many needed completing. The candidate lists are cached (and added
+    to ``cached``): counting the short ones would otherwise search every bucket twice."""
+    candidates = lsh_candidates(encoded, rows, width, settings.k, buckets, seed)
+    candidates = candidates.persist(StorageLevel.MEMORY_AND_DISK)
+    cached.append(candidates)
     sample = max(settings.max_bucket_size, settings.k + 1)
     neighbours, fallback = fill_short_lists(candidates, encoded, width, settings.k, sample)
     if fallback:
@@ -443,11 +457,14 @@ def _lsh_synthetic(
     settings: SmoteSettings,
     seed: int,
     clock: _Clock,
+    cached: list[DataFrame],
 ) -> tuple[DataFrame, dict[str, Any]]:
     doubles = value_names(len(encoding.numeric))
     codes = code_names(len(encoding.nominal))
     buckets = _lsh_buckets(encoding, plan, settings)
-    neighbours, fallback = _lsh_neighbours(encoded, encoding.width, buckets, settings, seed)
+    neighbours, fallback = _lsh_neighbours(
+        encoded, plan.minority_rows, encoding.width, buckets, settings, seed, cached
+    )
     clock.lap("neighbours")
 
     threshold = _extra_threshold(encoded, plan)

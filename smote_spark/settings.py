@@ -80,7 +80,7 @@ class SmoteSettings(BaseModel):
     max_bucket_size: int = Field(default=2000, ge=2, le=100_000)
     """Most rows compared inside one LSH bucket; larger buckets are split."""
 
-    exact_max_rows: int = Field(default=20_000, ge=0)
+    exact_max_rows: int = Field(default=100_000, ge=0)
     """Largest class that 'auto' searches exactly."""
 
     scaling: Scaling = "none"
@@ -88,6 +88,24 @@ class SmoteSettings(BaseModel):
 
     synthetic_col: str | None = Field(default=None, min_length=1)
     """If set, a boolean column of this name marks synthetic rows (true)."""
+
+    @field_validator(
+        "percentage",
+        "target_ratio",
+        "k",
+        "seed",
+        "bucket_length",
+        "num_hash_tables",
+        "max_bucket_size",
+        "exact_max_rows",
+        mode="before",
+    )
+    @classmethod
+    def _not_boolean(cls, value: Any) -> Any:
+        # Lax parsing would read true as 1 (and YAML reads yes, on, true as true).
+        if isinstance(value, bool):
+            raise ValueError("must be a number, not true or false")
+        return value
 
     @field_validator("percentage", "bucket_length", "target_ratio")
     @classmethod
@@ -110,6 +128,15 @@ class SmoteSettings(BaseModel):
             repeated = sorted({str(c) for c in value if value.count(c) > 1})
             if repeated:
                 raise ValueError(f"names {repeated} more than once; list each once")
+        return value
+
+    @field_validator("target_counts", mode="before")
+    @classmethod
+    def _counts_not_boolean(cls, value: Any) -> Any:
+        if isinstance(value, dict):
+            flags = {label: n for label, n in value.items() if isinstance(n, bool)}
+            if flags:
+                raise ValueError(f"counts must be numbers, not true or false; found {flags}")
         return value
 
     @field_validator("target_counts")

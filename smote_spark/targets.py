@@ -112,9 +112,12 @@ def _asked_by(settings: SmoteSettings) -> str:
 
 
 def _check_counts(counts: dict[Any, int], label_col: str) -> None:
-    if None in counts:
+    # NaN in a float label is a missing label too, not a class (Spark groups NaNs as one).
+    nan = sum(n for label, n in counts.items() if isinstance(label, float) and math.isnan(label))
+    missing = [f"{n} {kind}" for kind, n in (("null", counts.get(None, 0)), ("NaN", nan)) if n]
+    if missing:
         raise InvalidDataError(
-            f"label column {label_col!r} has {counts[None]} null values; "
+            f"label column {label_col!r} has {' and '.join(missing)} values; "
             "drop or fill those rows before oversampling."
         )
     if not counts:

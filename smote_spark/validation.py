@@ -158,6 +158,21 @@ def _check_unique_names(df: DataFrame) -> None:
             f"the input has more than one column named {repeated}; rename them so that "
             "every column name is unique."
         )
+    # Spark resolves names without case by default, so 'a' and 'A' are the same column
+    # there, and naming either would fail as ambiguous.
+    by_case: dict[str, list[str]] = {}
+    for name in df.columns:
+        by_case.setdefault(name.lower(), []).append(name)
+    clashes = sorted(sorted(names) for names in by_case.values() if len(names) > 1)
+    if (
+        clashes
+        and str(df.sparkSession.conf.get("spark.sql.caseSensitive", "false")).lower() != "true"
+    ):
+        raise InvalidColumnError(
+            f"the input has columns whose names differ only in case ({clashes}), and Spark "
+            "compares column names without case (spark.sql.caseSensitive is false); rename "
+            "them so that every column name is unique, ignoring case."
+        )
 
 
 def check_enough_rows(minority_rows: int, k: int, minority_label: object) -> None:

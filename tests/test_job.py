@@ -44,6 +44,11 @@ def assert_nothing_written(directory: Path, name: str = "out") -> None:
     assert left == []
 
 
+def assert_only(directory: Path, *names: str) -> None:
+    """``directory`` (the working directory of a failed run) holds ``names`` and nothing else."""
+    assert sorted(p.name for p in directory.iterdir()) == sorted(names)
+
+
 # ---------------------------------------------------------------------------------------------
 # Config and flags: no Spark
 
@@ -237,38 +242,57 @@ def test_given_reader_options_replace_the_csv_defaults() -> None:
     ids=["unknown-section", "unknown-key", "wrong-type", "bad-mode", "no-input", "no-path", "list"],
 )
 def test_config_errors_name_the_key(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], text: str, message: str
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    text: str,
+    message: str,
 ) -> None:
+    monkeypatch.chdir(tmp_path)  # the configs' relative output paths land here
     config_path = write_config(tmp_path / "job.yaml", text)
 
     assert main(["--config", config_path]) == 2
     assert re.match("config error: " + message, error_line(capsys))
+    assert_only(tmp_path, "job.yaml")
     with pytest.raises(JobError, match=message):
         load_config(["--config", config_path])
 
 
-def test_flag_values_obey_the_same_rules(capsys: pytest.CaptureFixture[str]) -> None:
+def test_flag_values_obey_the_same_rules(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
     argv = ["--input", "a.csv", "--output", "o", "--percentage", "-5"]
 
     assert main(argv) == 2
     assert error_line(capsys) == (
         "config error: smote.percentage: Input should be greater than or equal to 0 (got '-5')."
     )
+    assert not (tmp_path / "o").exists()
+    assert_only(tmp_path)
 
 
-def test_bad_yaml_says_where(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_bad_yaml_says_where(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
     config_path = write_config(tmp_path / "job.yaml", "input:\n  path: [unclosed\n")
 
-    assert main(["--config", config_path]) == 2
+    assert main(["--config", config_path, "--output", "out"]) == 2
     assert error_line(capsys).startswith(f"config error: {config_path}: not valid YAML at line")
+    assert_only(tmp_path, "job.yaml")
 
 
-def test_yaml_cannot_run_code(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    text = "input: !!python/object/apply:os.system ['echo hacked']\n"
+def test_yaml_cannot_run_code(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    text = "input: !!python/object/apply:os.system ['touch hacked']\noutput: {path: out}\n"
     config_path = write_config(tmp_path / "job.yaml", text)
 
     assert main(["--config", config_path]) == 2
     assert "not valid YAML" in error_line(capsys)
+    assert_only(tmp_path, "job.yaml")  # neither "hacked" nor "out"
 
 
 def test_top_level_must_be_a_mapping(tmp_path: Path) -> None:
@@ -278,14 +302,18 @@ def test_top_level_must_be_a_mapping(tmp_path: Path) -> None:
         load_config(["--config", config_path])
 
 
-def test_missing_config_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_missing_config_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
     missing = tmp_path / "nope.yaml"
 
-    assert main(["--config", str(missing)]) == 2
+    assert main(["--config", str(missing), "--output", "out"]) == 2
     assert error_line(capsys) == (
         f"config error: cannot read config file {str(missing)!r}: No such file or directory; "
         "check the --config path."
     )
+    assert_only(tmp_path)
 
 
 def test_help_exits_zero(capsys: pytest.CaptureFixture[str]) -> None:
@@ -293,14 +321,21 @@ def test_help_exits_zero(capsys: pytest.CaptureFixture[str]) -> None:
     assert "--neighbour-mode" in capsys.readouterr().out
 
 
-def test_unknown_flag_exits_two(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["--input", "a", "--kk", "3"]) == 2
+def test_unknown_flag_exits_two(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+
+    assert main(["--input", "a", "--output", "out", "--kk", "3"]) == 2
     assert "unrecognized arguments: --kk" in capsys.readouterr().err
+    assert_only(tmp_path)
 
 
 def test_module_entry_point_reports_config_errors(tmp_path: Path) -> None:
+    output = tmp_path / "o"
     done = subprocess.run(
-        [sys.executable, "-m", "smote_spark.job", "--input", "a.csv", "--output", "o", "--k", "0"],
+        [sys.executable, "-m", "smote_spark.job", "--input", "a.csv", "--output", str(output)]
+        + ["--k", "0"],
         cwd=REPO,
         capture_output=True,
         text=True,
@@ -311,6 +346,7 @@ def test_module_entry_point_reports_config_errors(tmp_path: Path) -> None:
     assert done.stderr.strip() == (
         "config error: smote.k: Input should be greater than or equal to 1 (got '0')."
     )
+    assert_only(tmp_path)
 
 
 # ---------------------------------------------------------------------------------------------
