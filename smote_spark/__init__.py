@@ -2,6 +2,7 @@
 
 from smote_spark.errors import (
     ColumnTypeError,
+    InputTypeError,
     InvalidColumnError,
     InvalidDataError,
     InvalidParameterError,
@@ -15,6 +16,7 @@ from smote_spark.training import Oversampled, OversampledModel
 __all__ = [
     "SMOTE",
     "ColumnTypeError",
+    "InputTypeError",
     "InvalidColumnError",
     "InvalidDataError",
     "InvalidParameterError",

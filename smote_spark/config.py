@@ -250,21 +250,50 @@ def _check_input_is_not_output(config: JobConfig) -> None:
     same_table = config.input.table is not None and (
         config.input.table.lower() == (config.output.table or "").lower()
     )
-    same_path = config.input.path is not None and _same_path(config.input.path, config.output.path)
-    if same_table or same_path:
+    if same_table or (
+        config.input.path is not None
+        and config.output.path is not None
+        and _same_path(config.input.path, config.output.path)
+    ):
         raise JobError(
             "config error",
             f"output: the same location as the input ({config.input.location}); the job would "
             "replace its input while reading it. Write to another path or table.",
         )
+    if config.input.path is None or config.output.path is None:
+        return
+    if _inside(config.output.path, config.input.path):
+        raise JobError(
+            "config error",
+            f"output.path: {config.output.path} is inside the input ({config.input.path}); "
+            "its files would become part of the input. Write outside the input's folder.",
+        )
+    if _inside(config.input.path, config.output.path):
+        raise JobError(
+            "config error",
+            f"input.path: {config.input.path} is inside the output ({config.output.path}), "
+            "which the job replaces or adds to. Write to another path.",
+        )
 
 
-def _same_path(first: str, second: str | None) -> bool:
-    if second is None:
-        return False
-    if urlparse(first).scheme in ("", "file") and urlparse(second).scheme in ("", "file"):
-        return Path(urlparse(first).path).resolve() == Path(urlparse(second).path).resolve()
+def _local_or_none(path: str) -> Path | None:
+    parsed = urlparse(path)
+    return Path(parsed.path).resolve() if parsed.scheme in ("", "file") else None
+
+
+def _same_path(first: str, second: str) -> bool:
+    local_first, local_second = _local_or_none(first), _local_or_none(second)
+    if local_first is not None and local_second is not None:
+        return local_first == local_second
     return first.rstrip("/") == second.rstrip("/")
+
+
+def _inside(inner: str, outer: str) -> bool:
+    """Whether ``inner`` lies strictly inside the folder ``outer``."""
+    local_inner, local_outer = _local_or_none(inner), _local_or_none(outer)
+    if local_inner is not None and local_outer is not None:
+        return local_outer in local_inner.parents
+    return inner.rstrip("/").startswith(outer.rstrip("/") + "/")
 
 
 def _merge_options(defaults: dict[str, str], given: dict[str, OptionValue]) -> dict[str, str]:
@@ -273,6 +302,23 @@ def _merge_options(defaults: dict[str, str], given: dict[str, OptionValue]) -> d
     merged = {name: value for name, value in defaults.items() if name.lower() not in given_names}
     merged.update({name: option_text(value) for name, value in given.items()})
     return merged
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, refusing a key given twice in one mapping (YAML forbids it,
+    and plain PyYAML would keep the last value without a word)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
+        seen: set[object] = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                mark = key_node.start_mark
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"the key {key!r} is given twice", mark
+                )
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
 
 
 def option_text(value: OptionValue) -> str:
@@ -423,8 +469,8 @@ def _read_config_file(path: str) -> dict[str, Any]:
             f"cannot read config file {path!r}: {exc.strerror or exc}; check the --config path.",
         ) from None
     try:
-        # safe_load builds plain data only; a config file can never run code.
-        values = yaml.safe_load(text)
+        # A safe loader builds plain data only; a config file can never run code.
+        values = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 (a SafeLoader)
     except yaml.YAMLError as exc:
         where = ""
         mark = getattr(exc, "problem_mark", None)

@@ -24,3 +24,7 @@ class ColumnTypeError(SmoteError, TypeError):
 
 class InvalidDataError(SmoteError, ValueError):
     """The data cannot be oversampled as asked (too few rows, nulls, one class...)."""
+
+
+class InputTypeError(SmoteError, TypeError):
+    """The input is not a Spark DataFrame."""

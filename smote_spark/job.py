@@ -182,6 +182,9 @@ def run(config: JobConfig) -> dict[str, Any]:
         _log_result(result.report)
         _check_partition_columns(target, result.dataframe.columns)
         schema = result.dataframe.schema
+        appending = target.mode == "append" and store is not None and target.path is not None
+        if appending and store is not None and store.exists(output_location):
+            _check_appendable(spark, target, schema)
 
         def check(staged: str) -> None:
             if not (config.verify or config.report_dir):
@@ -264,6 +267,33 @@ def _check_partition_columns(target: OutputConfig, columns: list[str]) -> None:
             "config error",
             f"output.partition_by: column(s) {absent} are not in the output, whose columns "
             f"are {columns}; name output columns (the label is a good choice).",
+        )
+
+
+def _check_appendable(spark: SparkSession, target: OutputConfig, schema: StructType) -> None:
+    """Refuse to append rows that would not read back as one table with what is there."""
+    path = target.path
+    try:
+        reader = spark.read.format(target.format).options(**target.writer_options)
+        existing = reader.load(path).schema
+    except Exception as exc:  # any failure to read it back: Spark's or py4j's
+        raise JobError(
+            "output error",
+            f"output.path: {path} holds data that cannot be read as {target.format} "
+            f"({type(exc).__name__}); append only to output of the same format.",
+        ) from None
+
+    def columns(found: StructType) -> list[tuple[str, str]]:
+        # csv reads every column back as text: only the names can be compared.
+        if target.format == "csv":
+            return [(field.name, "") for field in found.fields]
+        return [(field.name, field.dataType.simpleString()) for field in found.fields]
+
+    if columns(existing) != columns(schema):
+        raise JobError(
+            "output error",
+            f"output.path: {path} holds columns {columns(existing)}, but this run writes "
+            f"{columns(schema)}; append only output of the same schema, or use another path.",
         )
 
 
@@ -414,7 +444,16 @@ def _session(settings: SparkConfig) -> tuple[SparkSession, bool]:
         builder = builder.master(settings.master)
     for name, value in conf.items():
         builder = builder.config(name, value)
-    spark = builder.getOrCreate()
+    try:
+        spark = builder.getOrCreate()
+    except Exception as exc:
+        if settings.master is not None and "master" in str(exc).lower():
+            raise JobError(
+                "config error",
+                f"spark.master: Spark cannot use {settings.master!r}; give local[N], "
+                "spark://host:port, yarn, k8s://... or leave it out under spark-submit.",
+            ) from None
+        raise
     return spark, True
 
 

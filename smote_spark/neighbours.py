@@ -142,10 +142,12 @@ def _pair_distances(points: np.ndarray, left: np.ndarray, right: np.ndarray) -> 
 
 
 def _power_of_two_scale(points: np.ndarray) -> float:
+    """A power of two that brings the largest magnitude into [1, 2): exact to divide by,
+    and itself finite even for values at the float limit (frexp, no overflowing power)."""
     largest = float(np.abs(points).max()) if points.size else 0.0
-    if largest == 0.0 or not np.isfinite(largest):
+    if largest == 0.0 or not math.isfinite(largest):
         return 1.0
-    return float(2.0 ** np.ceil(np.log2(largest)))
+    return math.ldexp(1.0, math.frexp(largest)[1] - 1)
 
 
 # --------------------------------------------------------------------------- LSH

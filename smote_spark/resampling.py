@@ -28,7 +28,7 @@ from smote_spark.encoding import (
     restore,
     value_names,
 )
-from smote_spark.errors import InvalidParameterError
+from smote_spark.errors import InputTypeError, InvalidParameterError
 from smote_spark.faults import with_faults
 from smote_spark.interpolation import draw_children, interpolate, vote
 from smote_spark.neighbours import (
@@ -138,6 +138,7 @@ def oversample(df: DataFrame, settings: SmoteSettings | None = None, **params: A
     N. V. Chawla, K. W. Bowyer, L. O. Hall and W. P. Kegelmeyer, "SMOTE: Synthetic
     Minority Over-sampling Technique", JAIR 16, 321-357, 2002.
     """
+    _check_frame(df)
     settings = settings if settings is not None else SmoteSettings.build(**params)
     clock = _Clock()
     seed = settings.seed if settings.seed is not None else secrets.randbelow(2**63)
@@ -170,6 +171,16 @@ def oversample(df: DataFrame, settings: SmoteSettings | None = None, **params: A
     report = _report(settings, seed, counts, plans, clock.timings, classes)
     log.info("class counts before %s, after %s", report["counts_before"], report["counts_after"])
     return SmoteResult(output, report, cached)
+
+
+def _check_frame(df: Any) -> None:
+    # Spark 4's classic and Connect DataFrames both derive from pyspark.sql.DataFrame.
+    if not isinstance(df, DataFrame):
+        kind = f"{type(df).__module__}.{type(df).__qualname__}"
+        raise InputTypeError(
+            f"df: a Spark DataFrame is needed, got a {kind}; for pandas data, pass "
+            "spark.createDataFrame(your_frame)."
+        )
 
 
 def _plan_run(
@@ -385,6 +396,7 @@ def minority_neighbours(
         space of `encoding`). A row is never its own neighbour; identical rows are
         distinct rows at distance 0.
     """
+    _check_frame(df)
     settings = settings if settings is not None else SmoteSettings.build(**params)
     seed = settings.seed if settings.seed is not None else 0
     _, plans, features = _plan_run(df, settings)

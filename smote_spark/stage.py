@@ -124,7 +124,8 @@ class SMOTE(Transformer, DefaultParamsReadable["SMOTE"], DefaultParamsWritable):
     ``exact``, ``lsh``), ``bucketLength``, ``numHashTables``, ``maxBucketSize``,
     ``exactMaxRows``, ``scaling`` (``none``, ``standard``, ``minmax``) and
     ``syntheticCol``. Only the Params that are set are passed on, so the rule "one way to
-    ask for rows" applies to them exactly as to `SmoteSettings`.
+    ask for rows" applies to them exactly as to `SmoteSettings`. Each Param has a setter
+    and a getter (``setK``, ``getK``...); values are checked when they are set.
 
     Notes
     -----
@@ -181,7 +182,24 @@ class SMOTE(Transformer, DefaultParamsReadable["SMOTE"], DefaultParamsWritable):
             raise InvalidParameterError(
                 f"SMOTE has no Param {unknown}; its Params are {sorted(_PARAMS)}."
             )
-        return self._set(**self._input_kwargs)
+        given = self._input_kwargs
+        before = {name: self._paramMap.get(getattr(self, name)) for name in given}
+        try:
+            self._set(**given)
+            self.settings()  # the value rules, now rather than at transform time
+        except (TypeError, ValueError) as exc:
+            # Leave the stage as it was, valid.
+            for name, value in before.items():
+                if value is None:
+                    self.clear(getattr(self, name))
+                else:
+                    self._set(**{name: value})
+            if isinstance(exc, InvalidParameterError):
+                raise
+            raise InvalidParameterError(
+                f"SMOTE: a Param value has the wrong type ({exc}); see help(SMOTE)."
+            ) from None
+        return self
 
     def settings(self) -> SmoteSettings:
         """The Params that are set, as validated `SmoteSettings` (raises InvalidParameterError).
@@ -201,3 +219,23 @@ class SMOTE(Transformer, DefaultParamsReadable["SMOTE"], DefaultParamsWritable):
 
     def _transform(self, dataset: DataFrame) -> DataFrame:
         return oversample(dataset, self.settings()).dataframe
+
+
+def _add_accessors(cls: type) -> None:
+    """``setK(3)``/``getK()`` and so on for every Param, as Spark ML stages have."""
+    for name in _PARAMS:
+        suffix = name[0].upper() + name[1:]
+
+        def setter(self: SMOTE, value: Any, _name: str = name) -> SMOTE:
+            return self.setParams(**{_name: value})
+
+        def getter(self: SMOTE, _name: str = name) -> Any:
+            return self.getOrDefault(_name)
+
+        setter.__doc__ = f"Set ``{name}`` (see `SmoteSettings`); returns the stage."
+        getter.__doc__ = f"The value of ``{name}``, set or default."
+        setattr(cls, f"set{suffix}", setter)
+        setattr(cls, f"get{suffix}", getter)
+
+
+_add_accessors(SMOTE)

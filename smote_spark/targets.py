@@ -158,9 +158,13 @@ def _resolve(counts: dict[Any, int], label_col: str, requested: Any, parameter: 
     for label in counts:
         if _same_label(label, requested):
             return label
+    hint = ""
+    if isinstance(requested, bool) and any(isinstance(label, str) for label in counts):
+        # YAML 1.1 reads an unquoted yes/no/on/off/true/false as a boolean.
+        hint = " If the label is text such as 'NO' or 'on', quote it in the config file."
     raise InvalidParameterError(
         f"{parameter}: no row has {label_col!r} equal to {requested!r}; "
-        f"the classes are {sorted(counts, key=_label_order)}."
+        f"the classes are {sorted(counts, key=_label_order)}.{hint}"
     )
 
 

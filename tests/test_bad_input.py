@@ -7,6 +7,10 @@ checked row by row.
 
 from __future__ import annotations
 
+import os
+import re
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -419,3 +423,92 @@ def test_a_boolean_target_count_is_refused(spark: SparkSession) -> None:
         InvalidParameterError, match=r"^target_counts: counts must be numbers, not true or false"
     ):
         oversample(df, label_col="y", target_counts={1: True})
+
+
+# ------------------------------------------------- found by a new user's break test
+
+
+def test_a_key_given_twice_in_the_config_is_refused(tmp_path: Path) -> None:
+    config = tmp_path / "job.yaml"
+    config.write_text("smote:\n  k: 3\nsmote:\n  k: 4\n", encoding="utf-8")
+
+    with pytest.raises(JobError, match=r"line 3, column 1: the key 'smote' is given twice"):
+        load_config(["--config", str(config), "--input", "in.csv", "--output", "out"])
+
+
+def test_a_yaml_boolean_for_a_text_label_says_to_quote_it(spark: SparkSession) -> None:
+    df = spark.createDataFrame(
+        [(float(i), "NO" if i < 4 else "YES") for i in range(12)], "a double, y string"
+    )
+
+    with pytest.raises(InvalidParameterError, match=r"equal to False; .*quote it"):
+        oversample(df, label_col="y", minority_label=False)
+
+
+def test_a_pandas_frame_is_refused_with_what_to_do() -> None:
+    from smote_spark import InputTypeError
+
+    frame = pd.DataFrame({"a": [1.0, 2.0], "y": [0, 1]})
+    with pytest.raises(InputTypeError, match=r"got a pandas\.core\.frame\.DataFrame; .*"):
+        oversample(frame, label_col="y")  # type: ignore[arg-type]
+
+
+def test_smote_stage_values_are_checked_when_set() -> None:
+    from smote_spark import SMOTE
+
+    with pytest.raises(InvalidParameterError, match=r"Could not convert abc to float"):
+        SMOTE(percentage="abc")
+    stage = SMOTE(labelCol="y", k=3)
+    with pytest.raises(InvalidParameterError, match=r"^k: Input should be greater"):
+        stage.setK(0)
+    assert stage.getK() == 3  # left as it was
+    assert stage.setK(4).getK() == 4 and stage.getLabelCol() == "y"
+
+
+@pytest.mark.parametrize(
+    ("second", "message"),
+    [
+        (["--input", "other.csv", "--label", "y"], r"holds columns .*Recency.* but this run"),
+        (["--output-format", "csv"], r"cannot be read as csv|holds columns"),
+    ],
+    ids=["other-schema", "other-format"],
+)
+def test_append_of_another_schema_or_format_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], second: list[str], message: str
+) -> None:
+    blood = Path(__file__).resolve().parents[1] / "data" / "blood_transfusion.csv"
+    (tmp_path / "other.csv").write_text(small_csv(["0"] * 12 + ["1"] * 8), encoding="utf-8")
+    first = ["--input", str(blood), "--label", "Class", "--output", str(tmp_path / "out")]
+    assert main([*first, "--seed", "1"]) == 0
+    files = sorted(p.name for p in (tmp_path / "out").iterdir())
+
+    flags = [*first, "--mode", "append"]
+    for i in range(0, len(second), 2):  # the second run's own flags replace the first's
+        name = second[i]
+        if name in flags:
+            flags[flags.index(name) + 1] = second[i + 1]
+        else:
+            flags += second[i : i + 2]
+    if "other.csv" in flags:
+        flags[flags.index("other.csv")] = str(tmp_path / "other.csv")
+    assert main(flags) == 2
+
+    assert re.search(message, error_line(capsys))
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == files
+
+
+def test_a_master_spark_cannot_parse_is_a_config_error(tmp_path: Path) -> None:
+    source = tmp_path / "in.csv"
+    source.write_text(small_csv(["0"] * 12 + ["1"] * 8), encoding="utf-8")
+    flags = ["--input", str(source), "--output", str(tmp_path / "out"), "--label", "y"]
+    done = subprocess.run(
+        [sys.executable, "-m", "smote_spark.job", *flags, "--master", "local[2"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "PYSPARK_PYTHON": sys.executable},
+    )
+
+    assert done.returncode == 2, done.stderr[-2000:]
+    assert "config error: spark.master: Spark cannot use 'local[2'" in done.stderr
+    assert_nothing_written(tmp_path)
