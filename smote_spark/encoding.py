@@ -282,8 +282,8 @@ def _check_cardinality(
 def _warn_inexact(numeric: list[Feature], ranges: list[tuple[Any, Any]], label: Any) -> None:
     """Warn where interpolating as doubles can move integers or decimals off their values.
 
-    TODO: interpolate such columns exactly (offsets from the base row in their own type)
-    if wide longs or decimals turn out to be common features; today they warn.
+    Such columns are not interpolated exactly (that would need offsets from the base row
+    in their own type); the README's Limitations say so, and this warning names them.
     """
     inexact = []
     for feature, (low, high) in zip(numeric, ranges, strict=True):
