@@ -283,11 +283,15 @@ def _check_appendable(spark: SparkSession, target: OutputConfig, schema: StructT
             f"({type(exc).__name__}); append only to output of the same format.",
         ) from None
 
+    # Columns by name (partition columns are read back last), with their types except for
+    # csv (read back as text) and partition columns (whose types Spark infers from paths).
+    untyped = set(target.partition_by or []) if target.format != "csv" else None
+
     def columns(found: StructType) -> list[tuple[str, str]]:
-        # csv reads every column back as text: only the names can be compared.
-        if target.format == "csv":
-            return [(field.name, "") for field in found.fields]
-        return [(field.name, field.dataType.simpleString()) for field in found.fields]
+        return sorted(
+            (f.name, "" if untyped is None or f.name in untyped else f.dataType.simpleString())
+            for f in found.fields
+        )
 
     if columns(existing) != columns(schema):
         raise JobError(
