@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import sysconfig
@@ -26,6 +25,7 @@ from pathlib import Path
 import pandas as pd
 import pyspark
 import pytest
+from daemons import free_port, stop_process_group
 
 from smote_spark.job import main
 
@@ -41,12 +41,6 @@ JOB_FLAGS += ["--neighbour-mode", "lsh", "--percentage", "200"]
 pytestmark = pytest.mark.slow
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def _alive_workers(ui_port: int) -> int:
     try:
         with urllib.request.urlopen(f"http://127.0.0.1:{ui_port}/json/", timeout=5) as page:
@@ -54,17 +48,6 @@ def _alive_workers(ui_port: int) -> int:
     except OSError:
         return 0
     return sum(worker.get("state") == "ALIVE" for worker in state.get("workers", []))
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    """Stop a daemon and what it started (its executors share its process group)."""
-    if process.poll() is None:
-        os.killpg(process.pid, 15)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, 9)
-            process.wait(timeout=30)
 
 
 def _package_free_python(folder: Path) -> Path:
@@ -95,7 +78,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     folder = tmp_path_factory.mktemp("cluster")
     spark_class = str(SPARK_HOME / "bin" / "spark-class")
     env = os.environ | {"SPARK_LOCAL_IP": "127.0.0.1", "SPARK_HOME": str(SPARK_HOME)}
-    port, ui_port = _free_port(), _free_port()
+    port, ui_port = free_port(), free_port()
     master_url = f"spark://127.0.0.1:{port}"
     commands = [
         [spark_class, "org.apache.spark.deploy.master.Master", "--host", "127.0.0.1"]
@@ -105,7 +88,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         commands.append(
             [spark_class, "org.apache.spark.deploy.worker.Worker", "--host", "127.0.0.1"]
             + ["--cores", "1", "--memory", "1g", "--port", "0"]
-            + ["--webui-port", str(_free_port()), "--work-dir", str(folder / f"work{n}")]
+            + ["--webui-port", str(free_port()), "--work-dir", str(folder / f"work{n}")]
             + [master_url]
         )
     started: list[subprocess.Popen[bytes]] = []
@@ -133,7 +116,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield master_url
     finally:
         for process in reversed(started):
-            _stop(process)
+            stop_process_group(process)
 
 
 def written_rows(path: Path) -> list[tuple]:

@@ -23,6 +23,7 @@ from typing import Any
 
 import pyspark
 import pytest
+from daemons import free_port, stop_process_group
 
 REPO = Path(__file__).resolve().parents[1]
 BLOOD = REPO / "data" / "blood_transfusion.csv"
@@ -99,34 +100,17 @@ def _client(url: str, out: str) -> None:
 # ------------------------------------------------------------------------- the server
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def _accepts(port: int) -> bool:
     with socket.socket() as probe:
         probe.settimeout(1.0)
         return probe.connect_ex(("127.0.0.1", port)) == 0
 
 
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    """Stop the server and its Python workers (the process group it leads)."""
-    if process.poll() is None:
-        os.killpg(process.pid, 15)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, 9)
-            process.wait(timeout=30)
-
-
 @pytest.fixture(scope="module")
 def connect_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     if CONNECT_JAR is None:
         pytest.fail(f"no spark-connect jar in {SPARK_HOME / 'jars'}; pyspark 4 ships one")
-    port = _free_port()
+    port = free_port()
     log = tmp_path_factory.mktemp("connect") / "server.log"
     env = os.environ | {"PYSPARK_PYTHON": sys.executable, "SPARK_LOCAL_IP": "127.0.0.1"}
     command = [
@@ -155,7 +139,7 @@ def connect_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             time.sleep(1.0)
         yield f"sc://127.0.0.1:{port}"
     finally:
-        _stop(server)
+        stop_process_group(server)
 
 
 @pytest.fixture(scope="module")
