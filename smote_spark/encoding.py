@@ -27,6 +27,8 @@ import statistics
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+import pandas as pd
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
@@ -153,16 +155,51 @@ def fit_encoding(
         For null, NaN or infinite feature values in the class, or a nominal feature with
         more than `MAX_NOMINAL_VALUES` values.
     """
-    numeric = [f for f in features if not f.is_nominal]
-    nominal = [f for f in features if f.is_nominal]
+    numeric, nominal = _split(features)
     doubles, raw = value_names(len(numeric)), nominal_names(len(nominal))
     stats = _class_stats(minority, doubles, raw)
+    _check_stats(numeric, nominal, stats, label, exact=False)
+    values, frequencies = _value_counts(minority, raw) if nominal else ([], [])
+    return _fit(numeric, nominal, stats, values, frequencies, scaling, label)
+
+
+def fit_local_encoding(
+    frame: pd.DataFrame, features: list[Feature], scaling: str, label: Any
+) -> ClassEncoding:
+    """`fit_encoding` for a class collected to the driver (same columns, in pandas)."""
+    numeric, nominal = _split(features)
+    doubles, raw = value_names(len(numeric)), nominal_names(len(nominal))
+    stats = _frame_stats(frame, doubles, raw)
+    _check_stats(numeric, nominal, stats, label, exact=True)
+    values, frequencies = _frame_value_counts(frame, raw)
+    return _fit(numeric, nominal, stats, values, frequencies, scaling, label)
+
+
+def _split(features: list[Feature]) -> tuple[list[Feature], list[Feature]]:
+    return [f for f in features if not f.is_nominal], [f for f in features if f.is_nominal]
+
+
+def _check_stats(
+    numeric: list[Feature], nominal: list[Feature], stats: dict[str, Any], label: Any, exact: bool
+) -> None:
+    doubles, raw = value_names(len(numeric)), nominal_names(len(nominal))
     names = [f.name for f in numeric + nominal]
     bad = dict(zip(names, (int(stats[f"bad{n}"]) for n in doubles + raw), strict=True))
     check_bad_values(bad, label)
-    _check_cardinality(nominal, [int(stats[f"distinct{n}"]) for n in raw], label, exact=False)
+    _check_cardinality(nominal, [int(stats[f"distinct{n}"]) for n in raw], label, exact=exact)
     _warn_inexact(numeric, [(stats[f"min{n}"], stats[f"max{n}"]) for n in doubles], label)
 
+
+def _fit(
+    numeric: list[Feature],
+    nominal: list[Feature],
+    stats: dict[str, Any],
+    values: list[list[Any]],
+    frequencies: list[list[float]],
+    scaling: str,
+    label: Any,
+) -> ClassEncoding:
+    doubles = value_names(len(numeric))
     centre, scale = [], []
     for n in doubles:
         shift, unit = _scaling(scaling, stats, n)
@@ -171,7 +208,6 @@ def fit_encoding(
     variances = [
         float(stats[f"var{n}"] or 0.0) / unit**2 for n, unit in zip(doubles, scale, strict=True)
     ]
-    values, frequencies = _value_counts(minority, raw) if nominal else ([], [])
     _check_cardinality(nominal, [len(v) for v in values], label, exact=True)
     weight = _median_spread(variances) / math.sqrt(2.0)
     one_hot = [weight**2 * sum(p * (1 - p) for p in ps) for ps in frequencies]
@@ -197,6 +233,36 @@ def encode(minority: DataFrame, encoding: ClassEncoding) -> DataFrame:
             one_hot = F.when(F.col(c) == code, encoding.weight).otherwise(0.0)
             columns.append(one_hot.alias(next(search)))
     return minority.select(*columns)
+
+
+def encode_local(
+    frame: pd.DataFrame, encoding: ClassEncoding
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """`encode` for a collected class: (distance-space points, doubles, nominal codes)."""
+    values = frame[value_names(len(encoding.numeric))].to_numpy(np.float64)
+    codes = np.empty((len(frame), len(encoding.nominal)), np.int64)
+    for j, (n, known) in enumerate(
+        zip(nominal_names(len(encoding.nominal)), encoding.values, strict=True)
+    ):
+        codes[:, j] = pd.Index(known).get_indexer(frame[n])
+    points = np.empty((len(frame), encoding.width))
+    for i, (shift, unit) in enumerate(zip(encoding.centre, encoding.scale, strict=True)):
+        points[:, i] = (
+            values[:, i] if (shift, unit) == (0.0, 1.0) else (values[:, i] - shift) / unit
+        )
+    at = len(encoding.numeric)
+    for j, known in enumerate(encoding.values):
+        one_hot = codes[:, j, None] == np.arange(len(known))
+        points[:, at : at + len(known)] = np.where(one_hot, encoding.weight, 0.0)
+        at += len(known)
+    return points, values, codes
+
+
+def synthetic_schema(encoding: ClassEncoding) -> str:
+    """Spark schema of a class's synthetic rows before `decode`: doubles, then codes."""
+    doubles = [f"{n} double" for n in value_names(len(encoding.numeric))]
+    codes = [f"{n} int" for n in code_names(len(encoding.nominal))]
+    return ", ".join(doubles + codes)
 
 
 def decode(encoding: ClassEncoding, j: int, code: Column) -> Column:
@@ -247,6 +313,25 @@ def _class_stats(minority: DataFrame, doubles: list[str], raw: list[str]) -> dic
             name = names[row["j"]]
             stats.update({f"{stat}{name}": value for stat, value in row.asDict().items()})
     return stats
+
+
+def _frame_stats(frame: pd.DataFrame, doubles: list[str], raw: list[str]) -> dict[str, Any]:
+    """`_class_stats` of a collected class; ``distinct...`` is exact here."""
+    stats: dict[str, Any] = {}
+    with np.errstate(all="ignore"):
+        for n in doubles:
+            x = frame[n].to_numpy(np.float64)
+            stats[f"bad{n}"] = int(np.count_nonzero(~np.isfinite(x)))
+            stats.update(
+                {f"mean{n}": x.mean(), f"var{n}": x.var(), f"min{n}": x.min(), f"max{n}": x.max()}
+            )
+    for n in raw:
+        stats[f"bad{n}"] = int(frame[n].isna().sum())
+        stats[f"distinct{n}"] = int(frame[n].nunique())
+    return {
+        name: value.item() if isinstance(value, np.generic) else value
+        for name, value in stats.items()
+    }
 
 
 def _moments(name: str) -> list[Column]:
@@ -354,6 +439,20 @@ def _value_counts(minority: DataFrame, raw: list[str]) -> tuple[list[list[Any]],
         texts = list(counts)
         values.append([typed[i] for i in order])
         shares.append([counts[texts[i]] / total for i in order])
+    return values, shares
+
+
+def _frame_value_counts(
+    frame: pd.DataFrame, raw: list[str]
+) -> tuple[list[list[Any]], list[list[float]]]:
+    """`_value_counts` of a collected class."""
+    values, shares = [], []
+    for n in raw:
+        counts = frame[n].value_counts(sort=False)
+        typed = [v.item() if isinstance(v, np.generic) else v for v in counts.index]
+        order = sorted(range(len(typed)), key=lambda i: typed[i])
+        values.append([typed[i] for i in order])
+        shares.append([int(counts.iloc[i]) / len(frame) for i in order])
     return values, shares
 
 

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from pyspark import StorageLevel
-from pyspark.sql import DataFrame, SparkSession, Window
+from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 
 from smote_spark.encoding import (
@@ -26,19 +26,19 @@ from smote_spark.encoding import (
     fit_encoding,
     nominal_names,
     restore,
+    synthetic_schema,
     value_names,
 )
 from smote_spark.errors import InputTypeError, InvalidParameterError
+from smote_spark.exact import ClassArrays, collect_class, exact_neighbours, exact_synthetic
 from smote_spark.faults import with_faults
 from smote_spark.interpolation import draw_children, interpolate, vote
+from smote_spark.keys import content_hash, row_key
 from smote_spark.neighbours import (
-    NEIGHBOURS_SCHEMA,
     BucketPlan,
     fill_short_lists,
     lsh_candidates,
-    nearest_neighbours,
     plan_buckets,
-    search_names,
 )
 from smote_spark.settings import SmoteSettings
 from smote_spark.targets import ClassPlan, count_classes, plan_classes
@@ -54,8 +54,6 @@ log = logging.getLogger(__name__)
 
 BatchFunction = Callable[[Iterator[pd.DataFrame]], Iterator[pd.DataFrame]]
 
-# Base rows handled by one task in exact mode; fixed so results do not depend on tasks.
-_EXACT_ROWS_PER_TASK = 2048
 # The class matrix shipped to tasks in exact mode is refused past this many values.
 _EXACT_MAX_VALUES = 20_000_000
 # Rows of a class per partition once extracted: few partitions for a small class, as each
@@ -208,10 +206,52 @@ def _oversample_class(
 ) -> tuple[DataFrame, dict[str, Any]]:
     """One class's synthetic rows, in the input's schema, and the facts for the report."""
     label = plan.minority_label
+    collected = _collect_if_exact(df, plan, features, settings, seed)
+    mode = "lsh" if collected is None else "exact"
+    facts: dict[str, Any] = {
+        "rows": plan.minority_rows,
+        "synthetic_rows": plan.synthetic_rows,
+        "neighbour_mode": mode,
+        "fallback_rows": 0,
+    }
+    if collected is not None:
+        data, encoding = collected
+        _log_mode(label, mode, encoding)
+        synthetic = exact_synthetic(df.sparkSession, data, encoding, plan, settings.k, seed)
+        clock.lap("extract")
+        return _restore(synthetic, df, encoding, settings, label), facts
     rows = _extract(df, settings.label_col, label, features, seed, plan.minority_rows)
     rows = rows.persist(StorageLevel.MEMORY_AND_DISK)
+    cached.append(rows)
     encoding = fit_encoding(rows, features, settings.scaling, label)
-    mode = _choose_mode(settings, plan.minority_rows, encoding.width)
+    _log_mode(label, mode, encoding)
+    clock.lap("extract")
+    synthetic, lsh_facts = _lsh_synthetic(
+        encode(rows, encoding), encoding, plan, settings, seed, clock, cached
+    )
+    facts.update(lsh_facts)
+    return _restore(synthetic, df, encoding, settings, label), facts
+
+
+def _collect_if_exact(
+    df: DataFrame, plan: ClassPlan, features: list[Feature], settings: SmoteSettings, seed: int
+) -> tuple[ClassArrays, ClassEncoding] | None:
+    """The class collected for exact mode, or None where LSH mode is chosen.
+
+    The number of features is a lower bound of the distance columns (nominal features
+    widen it), so a class too big at that width is never collected; one that proves too
+    wide once its nominal values are known goes to LSH mode (or is refused under 'exact').
+    """
+    if _choose_mode(settings, plan.minority_rows, len(features)) == "lsh":
+        return None
+    label = plan.minority_label
+    collected = collect_class(df, settings.label_col, label, features, settings.scaling, seed)
+    if _choose_mode(settings, plan.minority_rows, collected[1].width) == "lsh":
+        return None
+    return collected
+
+
+def _log_mode(label: Any, mode: str, encoding: ClassEncoding) -> None:
     log.info(
         "class %r: neighbour mode %s, %d distance columns (%d nominal values, weight %.4g)",
         label,
@@ -220,25 +260,6 @@ def _oversample_class(
         encoding.width - len(encoding.numeric),
         encoding.weight,
     )
-    encoded = encode(rows, encoding)
-    facts: dict[str, Any] = {
-        "rows": plan.minority_rows,
-        "synthetic_rows": plan.synthetic_rows,
-        "neighbour_mode": mode,
-        "fallback_rows": 0,
-    }
-    if mode == "exact":
-        synthetic = _exact_synthetic(df.sparkSession, encoded, encoding, plan, settings.k, seed)
-        rows.unpersist()
-        clock.lap("extract")
-    else:
-        cached.append(rows)
-        clock.lap("extract")
-        synthetic, lsh_facts = _lsh_synthetic(
-            encoded, encoding, plan, settings, seed, clock, cached
-        )
-        facts.update(lsh_facts)
-    return _restore(synthetic, df, encoding, settings, label), facts
 
 
 def _choose_mode(settings: SmoteSettings, rows: int, width: int) -> str:
@@ -259,10 +280,10 @@ def _extract(
 ) -> DataFrame:
     """A class's ``size`` rows as ``key``, doubles ``_f...`` and nominal values ``_v...``.
 
-    The key depends on the row's content and the seed. Identical rows hash alike and are
-    told apart by their rank among themselves, which is safe because identical rows are
-    interchangeable. The rows are shuffled once, by content hash, into partitions of about
-    `_CLASS_ROWS_PER_PARTITION` rows, which the numbering and every later step reuse.
+    The key (see `smote_spark.keys`) depends on the row's content and the seed; identical
+    rows are told apart by a number among themselves. The rows are shuffled once, by
+    content hash, into partitions of about `_CLASS_ROWS_PER_PARTITION` rows, which the
+    numbering and every later step reuse.
     """
     numeric = [f for f in features if not f.is_nominal]
     nominal = [f for f in features if f.is_nominal]
@@ -272,111 +293,10 @@ def _extract(
         *(column(f.name).alias(n) for f, n in zip(nominal, raw, strict=True)),
     )
     names = doubles + raw
-    content = rows.withColumn("_h", F.xxhash64(F.lit(seed), *names))
+    content = rows.withColumn("_h", content_hash(seed, names))
     content = content.repartition(max(1, math.ceil(size / _CLASS_ROWS_PER_PARTITION)), "_h")
     copy_no = F.row_number().over(Window.partitionBy("_h").orderBy(*names))
-    return content.select(F.xxhash64("_h", copy_no).alias("key"), *names)
-
-
-def _children_per_row(plan: ClassPlan, keys: np.ndarray) -> np.ndarray:
-    """``keys`` sorted ascending: the first ``extra_children`` rows get one more child."""
-    children = np.full(len(keys), plan.children_per_row, np.int64)
-    children[: plan.extra_children] += 1
-    return children
-
-
-@dataclass(frozen=True)
-class _ClassArrays:
-    """A whole (bounded) class on the driver, sorted by key: what exact mode ships."""
-
-    keys: np.ndarray
-    points: np.ndarray
-    values: np.ndarray
-    codes: np.ndarray
-
-
-def _collect_class(encoded: DataFrame, encoding: ClassEncoding) -> _ClassArrays:
-    table = encoded.toPandas().sort_values("key", kind="stable")
-    return _ClassArrays(
-        table["key"].to_numpy(np.int64),
-        table[search_names(encoding.width)].to_numpy(np.float64),
-        table[value_names(len(encoding.numeric))].to_numpy(np.float64),
-        table[code_names(len(encoding.nominal))].to_numpy(np.int64),
-    )
-
-
-def _exact_tasks(spark: SparkSession, n: int) -> DataFrame:
-    tasks = math.ceil(n / _EXACT_ROWS_PER_TASK)
-    return spark.range(0, tasks, 1, tasks)
-
-
-def _task_rows(task: int, n: int) -> np.ndarray:
-    start = task * _EXACT_ROWS_PER_TASK
-    return np.arange(start, min(n, start + _EXACT_ROWS_PER_TASK))
-
-
-def _synthetic_schema(encoding: ClassEncoding) -> str:
-    doubles = [f"{n} double" for n in value_names(len(encoding.numeric))]
-    codes = [f"{n} int" for n in code_names(len(encoding.nominal))]
-    return ", ".join(doubles + codes)
-
-
-def _synthetic_frame(
-    encoding: ClassEncoding, values: np.ndarray, codes: np.ndarray
-) -> pd.DataFrame:
-    frame = pd.DataFrame(values, columns=value_names(len(encoding.numeric)))
-    for j, name in enumerate(code_names(len(encoding.nominal))):
-        frame[name] = codes[:, j].astype(np.int32)
-    return frame
-
-
-def _exact_synthetic(
-    spark: SparkSession,
-    encoded: DataFrame,
-    encoding: ClassEncoding,
-    plan: ClassPlan,
-    k: int,
-    seed: int,
-) -> DataFrame:
-    """Collect the (bounded) class and make its synthetic rows in tasks."""
-    data = _collect_class(encoded, encoding)
-    children = _children_per_row(plan, data.keys)
-
-    def generate(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
-        for batch in batches:
-            for task in batch["id"]:
-                rows = _task_rows(int(task), len(data.keys))
-                positions, _ = nearest_neighbours(data.points, data.keys, k, rows)
-                counts = np.full(len(rows), positions.shape[1])
-                drawn = draw_children(seed, data.keys[rows], children[rows], counts)
-                lists = positions[drawn.base]
-                new = interpolate(
-                    data.values[rows[drawn.base]],
-                    data.values[lists[np.arange(len(lists)), drawn.neighbour]],
-                    drawn.gap,
-                )
-                voted = vote(drawn.stream, data.codes[lists])
-                yield _synthetic_frame(encoding, new, voted)
-
-    generating = with_faults(spark, "generate", generate)
-    return _exact_tasks(spark, len(data.keys)).mapInPandas(generating, _synthetic_schema(encoding))
-
-
-def _exact_neighbours(spark: SparkSession, data: _ClassArrays, k: int) -> DataFrame:
-    def search(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
-        for batch in batches:
-            for task in batch["id"]:
-                rows = _task_rows(int(task), len(data.keys))
-                positions, distances = nearest_neighbours(data.points, data.keys, k, rows)
-                yield pd.DataFrame(
-                    {
-                        "key": data.keys[rows],
-                        "neighbours": list(data.keys[positions]),
-                        "distances": list(distances),
-                    }
-                )
-
-    return _exact_tasks(spark, len(data.keys)).mapInPandas(search, NEIGHBOURS_SCHEMA)
+    return content.select(row_key(F.col("_h"), copy_no).alias("key"), *names)
 
 
 def minority_neighbours(
@@ -403,15 +323,16 @@ def minority_neighbours(
     plan = next((p for p in plans if p.synthetic_rows), plans[0])
     check_enough_rows(plan.minority_rows, settings.k, plan.minority_label)
     rows = _extract(df, settings.label_col, plan.minority_label, features, seed, plan.minority_rows)
-    rows = rows.persist(StorageLevel.MEMORY_AND_DISK)
-    encoding = fit_encoding(rows, features, settings.scaling, plan.minority_label)
-    encoded = encode(rows, encoding)
-    if _choose_mode(settings, plan.minority_rows, encoding.width) == "exact":
-        found = _exact_neighbours(df.sparkSession, _collect_class(encoded, encoding), settings.k)
+    collected = _collect_if_exact(df, plan, features, settings, seed)
+    if collected is not None:
+        data, encoding = collected
+        found = exact_neighbours(df.sparkSession, data, settings.k)
     else:
+        rows = rows.persist(StorageLevel.MEMORY_AND_DISK)
+        encoding = fit_encoding(rows, features, settings.scaling, plan.minority_label)
         buckets = _lsh_buckets(encoding, plan, settings)
         found, _ = _lsh_neighbours(
-            encoded, plan.minority_rows, encoding.width, buckets, settings, seed, []
+            encode(rows, encoding), plan.minority_rows, encoding.width, buckets, settings, seed, []
         )
     names = value_names(len(encoding.numeric)) + nominal_names(len(encoding.nominal))
     inputs = [f.name for f in encoding.numeric + encoding.nominal]
@@ -495,7 +416,7 @@ def _lsh_synthetic(
     )
     joined = draws.join(base, "key").join(other, "neighbour")
     interpolating = with_faults(spark, "interpolate", _interpolate_rows(doubles, codes))
-    synthetic = joined.mapInPandas(interpolating, _synthetic_schema(encoding))
+    synthetic = joined.mapInPandas(interpolating, synthetic_schema(encoding))
     return synthetic, {"fallback_rows": fallback, "buckets": buckets.__dict__}
 
 

@@ -315,13 +315,17 @@ def test_a_feature_with_many_values_in_another_class_only_is_accepted(spark):
 
 
 def test_an_identifier_as_a_nominal_feature_is_refused_before_its_values_are_collected(spark):
-    # 20,000 distinct values: refused on the estimate alone, which says "about".
+    # 20,000 distinct values. LSH mode refuses on the estimate alone, which says "about";
+    # exact mode has the (bounded) class on the driver anyway and gives the exact count.
     rows = spark.range(20_000).selectExpr(
         "cast(id % 7 as double) as x", "concat('id-', id) as c", "'rare' as y"
     )
     common = spark.range(20_001).selectExpr("0.5 as x", "'c' as c", "'common' as y")
+    table = rows.unionByName(common)
     with pytest.raises(InvalidDataError, match=r"\('c': about \d+\)"):
-        oversample(rows.unionByName(common), label_col="y", k=2, seed=1)
+        oversample(table, label_col="y", k=2, seed=1, neighbour_mode="lsh")
+    with pytest.raises(InvalidDataError, match=r"\('c': 20000\)"):
+        oversample(table, label_col="y", k=2, seed=1)
 
 
 def wide_space_frame(spark: SparkSession) -> DataFrame:
