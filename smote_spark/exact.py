@@ -3,21 +3,26 @@
 The class is read in one scan (filter and project, no shuffle) and collected as Arrow.
 Everything LSH mode computes with Spark jobs (keys, statistics, nominal values, codes) is
 computed here from that one collection, so the eager part of exact mode is a single Spark
-job. The class's arrays are then shipped to tasks of `_ROWS_PER_TASK` base rows each, which
-find the base rows' exact neighbours and make their children.
+job. The base rows' exact neighbours and their children are then made on the driver (a
+small class) or in tasks of `_ROWS_PER_TASK` base rows, to which the class's arrays are
+shipped.
 """
 
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
+from threadpoolctl import threadpool_limits
 
 from smote_spark.encoding import (
     ClassEncoding,
@@ -36,7 +41,7 @@ from smote_spark.neighbours import NEIGHBOURS_SCHEMA, nearest_neighbours
 from smote_spark.targets import ClassPlan
 from smote_spark.validation import Feature, column
 
-# Base rows handled by one task; fixed so that results do not depend on the tasks.
+# Base rows per task (or per driver thread); results do not depend on it.
 _ROWS_PER_TASK = 2048
 
 
@@ -102,8 +107,18 @@ def children_per_row(plan: ClassPlan, keys: np.ndarray) -> np.ndarray:
     return children
 
 
-def _tasks(spark: SparkSession, n: int) -> DataFrame:
-    tasks = math.ceil(n / _ROWS_PER_TASK)
+def _driver_cores() -> int:
+    if hasattr(os, "sched_getaffinity"):  # the cores this process may use (Linux)
+        return max(1, len(os.sched_getaffinity(0)))
+    return os.cpu_count() or 1
+
+
+def _task_count(data: ClassArrays) -> int:
+    return math.ceil(len(data.keys) / _ROWS_PER_TASK)
+
+
+def _tasks(spark: SparkSession, data: ClassArrays) -> DataFrame:
+    tasks = _task_count(data)
     return spark.range(0, tasks, 1, tasks)
 
 
@@ -128,28 +143,59 @@ def exact_synthetic(
     plan: ClassPlan,
     k: int,
     seed: int,
+    driver_max_rows: int,
 ) -> DataFrame:
-    """The class's synthetic rows (doubles and nominal codes), made in tasks."""
+    """The class's synthetic rows (doubles and nominal codes).
+
+    Up to ``driver_max_rows`` rows they are made on the driver, in threads, and handed to
+    Spark as one Arrow table: a small class then needs no Python worker, whose start costs
+    seconds. A larger class is shipped to tasks of `_ROWS_PER_TASK` base rows. Both give
+    the same rows: each base row's neighbours are exact and its draws depend on its key.
+    """
     children = children_per_row(plan, data.keys)
+    schema = synthetic_schema(encoding)
+    if len(data.keys) <= driver_max_rows:
+        chunks = [_task_rows(task, len(data.keys)) for task in range(_task_count(data))]
+        workers = min(len(chunks), _driver_cores())
+        # One BLAS thread per search thread: BLAS's own threads would compete with them.
+        with threadpool_limits(limits=1, user_api="blas"), ThreadPoolExecutor(workers) as pool:
+            frames = list(
+                pool.map(
+                    lambda rows: _make_children(data, encoding, children, k, seed, rows), chunks
+                )
+            )
+        table = pa.Table.from_pandas(pd.concat(frames, ignore_index=True), preserve_index=False)
+        return spark.createDataFrame(table, schema)
 
     def generate(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
         for batch in batches:
             for task in batch["id"]:
                 rows = _task_rows(int(task), len(data.keys))
-                positions, _ = nearest_neighbours(data.points, data.keys, k, rows)
-                counts = np.full(len(rows), positions.shape[1])
-                drawn = draw_children(seed, data.keys[rows], children[rows], counts)
-                lists = positions[drawn.base]
-                new = interpolate(
-                    data.values[rows[drawn.base]],
-                    data.values[lists[np.arange(len(lists)), drawn.neighbour]],
-                    drawn.gap,
-                )
-                voted = vote(drawn.stream, data.codes[lists])
-                yield _synthetic_frame(encoding, new, voted)
+                yield _make_children(data, encoding, children, k, seed, rows)
 
     generating = with_faults(spark, "generate", generate)
-    return _tasks(spark, len(data.keys)).mapInPandas(generating, synthetic_schema(encoding))
+    return _tasks(spark, data).mapInPandas(generating, schema)
+
+
+def _make_children(
+    data: ClassArrays,
+    encoding: ClassEncoding,
+    children: np.ndarray,
+    k: int,
+    seed: int,
+    rows: np.ndarray,
+) -> pd.DataFrame:
+    positions, _ = nearest_neighbours(data.points, data.keys, k, rows)
+    counts = np.full(len(rows), positions.shape[1])
+    drawn = draw_children(seed, data.keys[rows], children[rows], counts)
+    lists = positions[drawn.base]
+    new = interpolate(
+        data.values[rows[drawn.base]],
+        data.values[lists[np.arange(len(lists)), drawn.neighbour]],
+        drawn.gap,
+    )
+    voted = vote(drawn.stream, data.codes[lists])
+    return _synthetic_frame(encoding, new, voted)
 
 
 def exact_neighbours(spark: SparkSession, data: ClassArrays, k: int) -> DataFrame:
@@ -168,4 +214,4 @@ def exact_neighbours(spark: SparkSession, data: ClassArrays, k: int) -> DataFram
                     }
                 )
 
-    return _tasks(spark, len(data.keys)).mapInPandas(search, NEIGHBOURS_SCHEMA)
+    return _tasks(spark, data).mapInPandas(search, NEIGHBOURS_SCHEMA)

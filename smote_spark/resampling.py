@@ -217,7 +217,9 @@ def _oversample_class(
     if collected is not None:
         data, encoding = collected
         _log_mode(label, mode, encoding)
-        synthetic = exact_synthetic(df.sparkSession, data, encoding, plan, settings.k, seed)
+        synthetic = exact_synthetic(
+            df.sparkSession, data, encoding, plan, settings.k, seed, settings.driver_max_rows
+        )
         clock.lap("extract")
         return _restore(synthetic, df, encoding, settings, label), facts
     rows = _extract(df, settings.label_col, label, features, seed, plan.minority_rows)

@@ -83,6 +83,9 @@ class SmoteSettings(BaseModel):
     exact_max_rows: int = Field(default=100_000, ge=0)
     """Largest class that 'auto' searches exactly."""
 
+    driver_max_rows: int = Field(default=50_000, ge=0)
+    """Exact mode searches a class of at most this many rows on the driver, larger in tasks."""
+
     scaling: Scaling = "none"
     """Scaling for the distance only ('standard', 'minmax'), fitted per class."""
 
@@ -98,6 +101,7 @@ class SmoteSettings(BaseModel):
         "num_hash_tables",
         "max_bucket_size",
         "exact_max_rows",
+        "driver_max_rows",
         mode="before",
     )
     @classmethod

@@ -82,6 +82,7 @@ _PARAMS: dict[str, tuple[str, Converter]] = {
     "numHashTables": ("num_hash_tables", TypeConverters.toInt),
     "maxBucketSize": ("max_bucket_size", TypeConverters.toInt),
     "exactMaxRows": ("exact_max_rows", TypeConverters.toInt),
+    "driverMaxRows": ("driver_max_rows", TypeConverters.toInt),
     "scaling": ("scaling", TypeConverters.toString),
     "syntheticCol": ("synthetic_col", _optional(TypeConverters.toString)),
 }
@@ -122,7 +123,7 @@ class SMOTE(Transformer, DefaultParamsReadable["SMOTE"], DefaultParamsWritable):
     ``nominalCols``, ``percentage``, ``classes``, ``balance``, ``targetRatio``,
     ``targetCounts``, ``k``, ``seed``, ``minorityLabel``, ``neighbourMode`` (``auto``,
     ``exact``, ``lsh``), ``bucketLength``, ``numHashTables``, ``maxBucketSize``,
-    ``exactMaxRows``, ``scaling`` (``none``, ``standard``, ``minmax``) and
+    ``exactMaxRows``, ``driverMaxRows``, ``scaling`` (``none``, ``standard``, ``minmax``) and
     ``syntheticCol``. Only the Params that are set are passed on, so the rule "one way to
     ask for rows" applies to them exactly as to `SmoteSettings`. Each Param has a setter
     and a getter (``setK``, ``getK``...); values are checked when they are set.
@@ -162,6 +163,7 @@ class SMOTE(Transformer, DefaultParamsReadable["SMOTE"], DefaultParamsWritable):
     numHashTables = _param("numHashTables")
     maxBucketSize = _param("maxBucketSize")
     exactMaxRows = _param("exactMaxRows")
+    driverMaxRows = _param("driverMaxRows")
     scaling = _param("scaling")
     syntheticCol = _param("syntheticCol")
 

@@ -12,7 +12,7 @@ from pyspark.sql import functions as F
 from smote_spark.encoding import encode, fit_encoding
 from smote_spark.exact import collect_class
 from smote_spark.keys import row_key, row_keys
-from smote_spark.resampling import _extract
+from smote_spark.resampling import _extract, oversample
 from smote_spark.settings import SmoteSettings
 from smote_spark.validation import check_columns
 
@@ -69,3 +69,25 @@ def test_a_collected_class_has_the_keys_encoding_and_points_of_the_spark_path(
     assert np.allclose(data.points, spark_rows[search].to_numpy(), rtol=1e-12, atol=1e-12)
     assert np.array_equal(data.codes, spark_rows[codes].to_numpy())
     assert np.array_equal(data.values, spark_rows[["_f0", "_f1"]].to_numpy())
+
+
+def test_the_driver_and_tasks_make_the_same_rows(spark: SparkSession, mixed) -> None:
+    def rows(driver_max_rows: int) -> pd.DataFrame:
+        result = oversample(
+            mixed,
+            label_col="y",
+            nominal_cols=["i"],
+            percentage=250,
+            seed=5,
+            neighbour_mode="exact",
+            driver_max_rows=driver_max_rows,
+            synthetic_col="new",
+        )
+        assert result.report["neighbour_mode"] == "exact"
+        frame = result.dataframe.filter("new").toPandas()
+        return frame.sort_values(list(frame.columns)).reset_index(drop=True)
+
+    on_driver, in_tasks = rows(10_000), rows(0)
+
+    assert len(on_driver) == 180
+    pd.testing.assert_frame_equal(on_driver, in_tasks)

@@ -28,8 +28,8 @@ REPO = Path(__file__).resolve().parent.parent
 BLOOD = REPO / "data" / "blood_transfusion.csv"
 SPARK_SUBMIT = Path(pyspark.__file__).parent / "bin" / "spark-submit"
 
-# Class 1: 178 -> 356 rows, exact (178 <= exact_max_rows); class 0: 570 -> 700, LSH (two
-# tables, to keep the three runs short).
+# Class 1: 178 -> 356 rows, exact (178 <= exact_max_rows) in tasks (driver_max_rows 0);
+# class 0: 570 -> 700, LSH (two tables, to keep the three runs short).
 CONFIG = f"""
 input: {{path: {BLOOD}}}
 output: {{path: out}}
@@ -39,6 +39,7 @@ smote:
   k: 5
   seed: 42
   exact_max_rows: 300
+  driver_max_rows: 0
   num_hash_tables: 2
 spark:
   conf: {{spark.sql.shuffle.partitions: 4}}

@@ -68,6 +68,7 @@ ROUND_TRIPS = [
         numHashTables=3,
         maxBucketSize=50,
         exactMaxRows=10,
+        driverMaxRows=5,
         scaling="minmax",
         syntheticCol="is_synthetic",
     ),
