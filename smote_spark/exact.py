@@ -185,6 +185,7 @@ def _make_children(
     seed: int,
     rows: np.ndarray,
 ) -> pd.DataFrame:
+    rows = rows[children[rows] > 0]  # below P=100 some rows make no child: skip their search
     positions, _ = nearest_neighbours(data.points, data.keys, k, rows)
     counts = np.full(len(rows), positions.shape[1])
     drawn = draw_children(seed, data.keys[rows], children[rows], counts)

@@ -57,7 +57,8 @@ def test_a_collected_class_has_the_keys_encoding_and_points_of_the_spark_path(
 
     assert np.array_equal(data.keys, spark_rows["key"].to_numpy())
     assert len(set(data.keys)) == 72
-    assert encoding.values == expected.values == [["s0", "s1", "s2"], [False, True], [0, 1, 2, 3, 4]]
+    nominal_values = [["s0", "s1", "s2"], [False, True], [0, 1, 2, 3, 4]]
+    assert encoding.values == expected.values == nominal_values
     for got, want in [
         (encoding.centre, expected.centre),
         (encoding.scale, expected.scale),
@@ -71,13 +72,16 @@ def test_a_collected_class_has_the_keys_encoding_and_points_of_the_spark_path(
     assert np.array_equal(data.values, spark_rows[["_f0", "_f1"]].to_numpy())
 
 
-def test_the_driver_and_tasks_make_the_same_rows(spark: SparkSession, mixed) -> None:
+@pytest.mark.parametrize(("percentage", "new_rows"), [(250, 180), (40, 29)])
+def test_the_driver_and_tasks_make_the_same_rows(
+    spark: SparkSession, mixed, percentage: float, new_rows: int
+) -> None:
     def rows(driver_max_rows: int) -> pd.DataFrame:
         result = oversample(
             mixed,
             label_col="y",
             nominal_cols=["i"],
-            percentage=250,
+            percentage=percentage,
             seed=5,
             neighbour_mode="exact",
             driver_max_rows=driver_max_rows,
@@ -89,5 +93,5 @@ def test_the_driver_and_tasks_make_the_same_rows(spark: SparkSession, mixed) -> 
 
     on_driver, in_tasks = rows(10_000), rows(0)
 
-    assert len(on_driver) == 180
+    assert len(on_driver) == new_rows
     pd.testing.assert_frame_equal(on_driver, in_tasks)
