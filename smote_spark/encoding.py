@@ -86,6 +86,19 @@ def as_double(feature: Feature) -> Column:
     return col.cast("double")
 
 
+def class_rows(df: DataFrame, label_col: str, label: Any, features: list[Feature]) -> DataFrame:
+    """The rows of class ``label``: numeric features as `value_names` doubles, then nominal
+    ones as they are under `nominal_names`, each group in input order."""
+    numeric, nominal = _split(features)
+    return df.filter(column(label_col) == F.lit(label)).select(
+        *(as_double(f).alias(n) for f, n in zip(numeric, value_names(len(numeric)), strict=True)),
+        *(
+            column(f.name).alias(n)
+            for f, n in zip(nominal, nominal_names(len(nominal)), strict=True)
+        ),
+    )
+
+
 def restore(feature: Feature, value: Column) -> Column:
     """An interpolated double back in the feature's type: rounded, in range, same scale."""
     if feature.kind == "integer":

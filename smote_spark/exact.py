@@ -21,16 +21,14 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 from pyspark.sql import DataFrame, SparkSession
-from pyspark.sql import functions as F
 from threadpoolctl import threadpool_limits
 
 from smote_spark.encoding import (
     ClassEncoding,
-    as_double,
+    class_rows,
     code_names,
     encode_local,
     fit_local_encoding,
-    nominal_names,
     synthetic_schema,
     value_names,
 )
@@ -39,7 +37,7 @@ from smote_spark.interpolation import draw_children, interpolate, vote
 from smote_spark.keys import content_hash, row_keys
 from smote_spark.neighbours import NEIGHBOURS_SCHEMA, nearest_neighbours
 from smote_spark.targets import ClassPlan
-from smote_spark.validation import Feature, column
+from smote_spark.validation import Feature
 
 # Base rows per task (or per driver thread); results do not depend on it.
 _ROWS_PER_TASK = 2048
@@ -70,14 +68,8 @@ def collect_class(
     InvalidDataError
         As `fit_encoding`: bad values, or too many nominal values.
     """
-    numeric = [f for f in features if not f.is_nominal]
-    nominal = [f for f in features if f.is_nominal]
-    doubles, raw = value_names(len(numeric)), nominal_names(len(nominal))
-    rows = df.filter(column(label_col) == F.lit(label)).select(
-        *(as_double(f).alias(n) for f, n in zip(numeric, doubles, strict=True)),
-        *(column(f.name).alias(n) for f, n in zip(nominal, raw, strict=True)),
-    )
-    rows = rows.withColumn("_h", content_hash(seed, doubles + raw))
+    rows = class_rows(df, label_col, label, features)
+    rows = rows.withColumn("_h", content_hash(seed, rows.columns))
     frame = rows.toArrow().to_pandas()
     encoding = fit_local_encoding(frame, features, scaling, label)
     points, values, codes = encode_local(frame, encoding)

@@ -19,7 +19,7 @@ from pyspark.sql import functions as F
 
 from smote_spark.encoding import (
     ClassEncoding,
-    as_double,
+    class_rows,
     code_names,
     decode,
     encode,
@@ -47,7 +47,6 @@ from smote_spark.validation import (
     check_columns,
     check_enough_rows,
     check_label,
-    column,
 )
 
 log = logging.getLogger(__name__)
@@ -287,14 +286,8 @@ def _extract(
     content hash, into partitions of about `_CLASS_ROWS_PER_PARTITION` rows, which the
     numbering and every later step reuse.
     """
-    numeric = [f for f in features if not f.is_nominal]
-    nominal = [f for f in features if f.is_nominal]
-    doubles, raw = value_names(len(numeric)), nominal_names(len(nominal))
-    rows = df.filter(column(label_col) == F.lit(label)).select(
-        *(as_double(f).alias(n) for f, n in zip(numeric, doubles, strict=True)),
-        *(column(f.name).alias(n) for f, n in zip(nominal, raw, strict=True)),
-    )
-    names = doubles + raw
+    rows = class_rows(df, label_col, label, features)
+    names = rows.columns
     content = rows.withColumn("_h", content_hash(seed, names))
     content = content.repartition(max(1, math.ceil(size / _CLASS_ROWS_PER_PARTITION)), "_h")
     copy_no = F.row_number().over(Window.partitionBy("_h").orderBy(*names))
