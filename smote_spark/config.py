@@ -529,14 +529,24 @@ def _items(text: str) -> list[str]:
     return [item.strip() for item in text.split(",") if item.strip()]
 
 
-def _target_counts(text: str) -> dict[Any, Any] | str:
+def _target_counts(text: str) -> dict[Any, Any]:
     counts: dict[Any, Any] = {}
     for item in _items(text):
         label, sep, count = item.partition("=")
         if not sep or not label.strip():
-            # The model then reports the whole flag value against the key's rule.
-            return text
-        counts[_label_value(label.strip())] = count.strip()
+            raise JobError(
+                "config error",
+                f"--target-counts: {text!r} is not LABEL=N,... ; give each class and the rows "
+                "it should end with, e.g. --target-counts 1=500,2=300.",
+            )
+        value = _label_value(label.strip())
+        if value in counts:
+            raise JobError(
+                "config error",
+                f"--target-counts: class {value!r} is given more than once in {text!r}; "
+                "give each class once.",
+            )
+        counts[value] = count.strip()
     return counts
 
 

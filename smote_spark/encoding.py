@@ -25,6 +25,7 @@ import logging
 import math
 import statistics
 from dataclasses import dataclass
+from decimal import Context, Decimal
 from typing import Any
 
 import numpy as np
@@ -52,6 +53,9 @@ _WIDE_STATS_COLUMNS = 100
 # Values are interpolated as doubles, exact for integers up to 2**53 and 15 decimal digits.
 _EXACT_INTEGER = 2**53
 _EXACT_DIGITS = 15
+# Spark's timestamp range, 0001-01-01T00:00:00Z to 9999-12-31T23:59:59.999999Z, in microseconds.
+_FIRST_MICROS = -62_135_596_800_000_000
+_LAST_MICROS = 253_402_300_799_999_999
 
 _INTEGER_RANGE: dict[type[T.DataType], tuple[int, int]] = {
     T.ByteType: (-(2**7), 2**7 - 1),
@@ -112,12 +116,29 @@ def restore(feature: Feature, value: Column) -> Column:
             .cast(feature.dtype)
         )
     if feature.kind == "decimal":
-        assert isinstance(feature.dtype, T.DecimalType)
-        return F.round(value, feature.dtype.scale).cast(feature.dtype)
+        dtype = feature.dtype
+        assert isinstance(dtype, T.DecimalType)
+        # The largest value of the type, which a double may round beyond (to 1e17 for
+        # decimal(17,0)): clamp, with every branch already in the type.
+        exact = Context(prec=dtype.precision + 2)  # the default context keeps 28 digits
+        largest = Decimal(10**dtype.precision - 1).scaleb(-dtype.scale, exact)
+        to_scale = F.round(value, dtype.scale)
+        return (
+            F.when(to_scale >= F.lit(float(largest)), F.lit(largest).cast(dtype))
+            .when(to_scale <= F.lit(-float(largest)), F.lit(largest.copy_negate()).cast(dtype))
+            .otherwise(to_scale.cast(dtype))
+        )
     if feature.kind == "date":
         return F.date_from_unix_date(F.round(value).cast("int"))
     if feature.kind == "timestamp":
-        return F.timestamp_micros(F.round(value * F.lit(1e6)).cast("long"))
+        # Beyond 2**53 microseconds (after 2255) the double has lost microseconds and can
+        # round past the last valid instant: clamp to Spark's timestamp range.
+        micros = F.round(value * F.lit(1e6))
+        return F.timestamp_micros(
+            F.when(micros >= F.lit(float(_LAST_MICROS)), F.lit(_LAST_MICROS))
+            .when(micros <= F.lit(float(_FIRST_MICROS)), F.lit(_FIRST_MICROS))
+            .otherwise(micros.cast("long"))
+        )
     return value.cast(feature.dtype)
 
 
@@ -259,10 +280,12 @@ def encode_local(
     ):
         codes[:, j] = pd.Index(known).get_indexer(frame[n])
     points = np.empty((len(frame), encoding.width))
-    for i, (shift, unit) in enumerate(zip(encoding.centre, encoding.scale, strict=True)):
-        points[:, i] = (
-            values[:, i] if (shift, unit) == (0.0, 1.0) else (values[:, i] - shift) / unit
-        )
+    # Scaling values near the float limit can overflow to inf, as it does in Spark, silently.
+    with np.errstate(over="ignore", invalid="ignore"):
+        for i, (shift, unit) in enumerate(zip(encoding.centre, encoding.scale, strict=True)):
+            points[:, i] = (
+                values[:, i] if (shift, unit) == (0.0, 1.0) else (values[:, i] - shift) / unit
+            )
     at = len(encoding.numeric)
     for j, known in enumerate(encoding.values):
         one_hot = codes[:, j, None] == np.arange(len(known))
@@ -385,8 +408,11 @@ def _warn_inexact(numeric: list[Feature], ranges: list[tuple[Any, Any]], label: 
     """
     inexact = []
     for feature, (low, high) in zip(numeric, ranges, strict=True):
-        if feature.kind == "integer" and max(abs(low or 0.0), abs(high or 0.0)) > _EXACT_INTEGER:
+        largest = max(abs(low or 0.0), abs(high or 0.0))
+        if feature.kind == "integer" and largest > _EXACT_INTEGER:
             inexact.append(f"{feature.name!r} (values beyond 2**53)")
+        elif feature.kind == "timestamp" and largest * 1e6 > _EXACT_INTEGER:
+            inexact.append(f"{feature.name!r} (instants beyond 2**53 microseconds, after 2255)")
         elif isinstance(feature.dtype, T.DecimalType) and feature.dtype.precision > _EXACT_DIGITS:
             inexact.append(f"{feature.name!r} ({feature.dtype.simpleString()})")
     if inexact:

@@ -81,18 +81,21 @@ def nearest_neighbours(
     # keeps the rounding of the fast form small; after both, every value lies in [-2, 2].
     unit = _power_of_two_scale(points)
     points = points / unit
-    centred = points - points.mean(axis=0)
-    squares = np.einsum("ij,ij->i", centred, centred)
-    # The fast form runs in float32 (twice the speed of float64): it only picks candidates.
-    fast = centred.astype(np.float32)
-    doubled = -2.0 * fast  # exact: a power of two
-    fast_squares = squares.astype(np.float32)
-    # Worst rounding of the float32 form against the exact squared distance, with room to
-    # spare: relative to |a|^2 + |b|^2, plus what underflow can lose in each product.
-    f32 = np.finfo(np.float32)
-    d = points.shape[1]
-    tolerance = 8.0 * (d + 2) * float(f32.eps) * (squares + squares.max())
-    tolerance += 8.0 * (d + 2) * float(f32.tiny)
+    # Distance columns that overflowed (inf, from scaling values near the float limit) still
+    # rank; no warning.
+    with np.errstate(over="ignore", invalid="ignore"):
+        centred = points - points.mean(axis=0)
+        squares = np.einsum("ij,ij->i", centred, centred)
+        # The fast form runs in float32 (twice the speed of float64): it only picks candidates.
+        fast = centred.astype(np.float32)
+        doubled = -2.0 * fast  # exact: a power of two
+        fast_squares = squares.astype(np.float32)
+        # Worst rounding of the float32 form against the exact squared distance, with room
+        # to spare: relative to |a|^2 + |b|^2, plus what underflow can lose in each product.
+        f32 = np.finfo(np.float32)
+        d = points.shape[1]
+        tolerance = 8.0 * (d + 2) * float(f32.eps) * (squares + squares.max())
+        tolerance += 8.0 * (d + 2) * float(f32.tiny)
     sample = min(n, max(_SAMPLE_COLUMNS, 4 * (kept + 1)))
     block = max(1, _BLOCK_CELLS // n)
     positions = np.empty((len(queries), kept), np.int64)

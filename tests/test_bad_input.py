@@ -436,6 +436,22 @@ def test_a_key_given_twice_in_the_config_is_refused(tmp_path: Path) -> None:
         load_config(["--config", str(config), "--input", "in.csv", "--output", "out"])
 
 
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("1=500,1=600", r"--target-counts: class 1 is given more than once in '1=500,1=600'"),
+        ("a=5, a =6", r"--target-counts: class 'a' is given more than once"),
+        ("1:500", r"--target-counts: '1:500' is not LABEL=N,\.\.\. ; .*e\.g\. --target-counts 1="),
+        ("=5", r"--target-counts: '=5' is not LABEL=N"),
+    ],
+)
+def test_target_counts_flag_that_repeats_a_class_or_lacks_the_format(
+    value: str, expected: str
+) -> None:
+    with pytest.raises(JobError, match=expected):
+        load_config(["--input", "in.csv", "--output", "out", "--target-counts", value])
+
+
 def test_a_yaml_boolean_for_a_text_label_says_to_quote_it(spark: SparkSession) -> None:
     df = spark.createDataFrame(
         [(float(i), "NO" if i < 4 else "YES") for i in range(12)], "a double, y string"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from decimal import Decimal
 from pathlib import Path
 
@@ -418,3 +419,19 @@ def test_exact_mode_refuses_a_class_too_big_to_ship(blood, monkeypatch):
     auto = oversample(blood, label_col="Class", seed=1, percentage=10)
 
     assert auto.report["neighbour_mode"] == "lsh"
+
+
+@pytest.mark.parametrize("scaling", ["standard", "minmax"])
+def test_scaling_values_near_the_float_limit_prints_no_warning(spark, scaling):
+    # Found by a new user's break test: exact mode scales on the driver, where numpy's
+    # overflow warnings reached the user's terminal.
+    values = np.array([1.5e308, -1.5e308, 1e300, 0.0, 7.0, 1.2e308, -1.7e308])
+    frame = pd.DataFrame({"a": values, "b": values[::-1], "y": 1})
+    frame = pd.concat([frame, pd.DataFrame({"a": [0.0] * 10, "b": 0.0, "y": 0})])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        out = oversample(
+            spark.createDataFrame(frame), label_col="y", k=3, seed=2, scaling=scaling
+        ).dataframe
+
+    assert out.count() == 24

@@ -480,3 +480,43 @@ def test_a_constant_long_beyond_2_53_stays_constant(spark):
     new = out.dataframe.filter("s").collect()
 
     assert {(r["big"], r["money"]) for r in new} == {(2**60 + 1, Decimal("1234567890123456.7891"))}
+
+
+@pytest.mark.parametrize(
+    ("dtype", "value"),
+    [
+        ("decimal(17,0)", Decimal("99999999999999999")),
+        ("decimal(16,0)", Decimal("9999999999999999")),
+        ("decimal(38,0)", Decimal("-99999999999999999999999999999999999999")),
+    ],
+)
+def test_a_decimal_at_its_types_limit_stays_in_the_type(spark, dtype, value):
+    # The double nearest the limit lies beyond it (1e17 for decimal(17,0)): found by a new
+    # user's break test, this failed the write with NUMERIC_VALUE_OUT_OF_RANGE.
+    rows = [(0, Decimal(n)) for n in range(10)] + [(1, value)] * 7
+    df = spark.createDataFrame(rows, f"y int, d {dtype}")
+    out = oversample(df, label_col="y", seed=1, synthetic_col="s").dataframe
+
+    assert {r["d"] for r in out.filter("s").collect()} == {value}
+
+
+def test_timestamps_at_the_ends_of_time_stay_in_range(spark, caplog):
+    # Found by a new user's break test: doubles lose microseconds after 2255, and new rows
+    # fell on 10000-01-01 (or year 0), which Python cannot collect.
+    utc = dt.timezone.utc
+    last = dt.datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=utc)
+    first = dt.datetime(1, 1, 1, tzinfo=utc)
+    rows = [(0, dt.datetime(2020, 1, 1, tzinfo=utc))] * 20 + [(1, last)] * 7 + [(2, first)] * 7
+    rows += [(3, first + dt.timedelta(microseconds=1)), (3, last)] * 4
+    df = spark.createDataFrame(rows, "y int, t timestamp")
+    with caplog.at_level("WARNING", logger="smote_spark.encoding"):
+        out = oversample(df, label_col="y", classes=[1, 2, 3], seed=7, synthetic_col="s")
+    new = out.dataframe.filter("s").selectExpr("y", "t", "unix_micros(t) as m")
+    # Collected with its datetime, 10000-01-01 raised ValueError. PySpark itself cannot
+    # collect the first day of year 1, so class 2 is collected in microseconds only.
+    assert {r["m"] for r in new.filter("y = 1").collect()} == {253_402_300_799_999_999}
+    micros = [(r["y"], r["m"]) for r in new.select("y", "m").collect()]
+    assert {m for y, m in micros if y == 2} == {-62_135_596_800_000_000}
+    assert all(-62_135_596_800_000_000 <= m <= 253_402_300_799_999_999 for _, m in micros)
+    assert len(micros) == 22
+    assert "'t' (instants beyond 2**53 microseconds, after 2255)" in caplog.text
