@@ -142,7 +142,7 @@ def test_switch_flags_override_the_config_both_ways(tmp_path: Path) -> None:
     [
         (["--scaling", "log"], r"smote\.scaling: Input should be 'none', 'standard' or 'minmax'"),
         (["--target-ratio", "0"], r"smote\.target_ratio: Input should be greater than 0"),
-        (["--target-counts", "1:500"], r"smote\.target_counts: Input should be a valid dict"),
+        (["--target-counts", "1:500"], r"--target-counts: '1:500' is not LABEL=N"),
         (["--target-counts", "1=many"], r"smote\.target_counts\.1: Input should be .*integer"),
         (["--balance", "--percentage", "200"], r"smote: give one way to ask for rows"),
         (["--classes", "1", "--balance"], r"smote: classes cannot be combined with balance"),
