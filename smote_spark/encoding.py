@@ -1,7 +1,8 @@
 """Features as numbers: values to interpolate, nominal codes, the distance space, and back.
 
 Per class being oversampled, `fit_encoding` reads the class once (twice with nominal
-features) and fixes everything the other steps need:
+features), or `fit_local_encoding` takes a class exact mode has collected, and fixes
+everything the other steps need:
 
 - every non-nominal feature becomes a double to interpolate (`value_names`): numbers as
   they are, dates in days and timestamps in seconds since the epoch;
@@ -105,41 +106,36 @@ def class_rows(df: DataFrame, label_col: str, label: Any, features: list[Feature
 
 def restore(feature: Feature, value: Column) -> Column:
     """An interpolated double back in the feature's type: rounded, in range, same scale."""
+    dtype = feature.dtype
     if feature.kind == "integer":
-        low, high = _INTEGER_RANGE[type(feature.dtype)]
-        rounded = F.round(value)
-        # Compared as doubles, the long limits are 2**63 and -2**63: clamp before the cast.
-        return (
-            F.when(rounded >= F.lit(float(high)), F.lit(high))
-            .when(rounded <= F.lit(float(low)), F.lit(low))
-            .otherwise(rounded)
-            .cast(feature.dtype)
-        )
+        low, high = _INTEGER_RANGE[type(dtype)]
+        # Compared as doubles, the long limits are 2**63 and -2**63.
+        return _clamped(F.round(value), low, high, dtype)
     if feature.kind == "decimal":
-        dtype = feature.dtype
         assert isinstance(dtype, T.DecimalType)
-        # The largest value of the type, which a double may round beyond (to 1e17 for
-        # decimal(17,0)): clamp, with every branch already in the type.
+        # A double may round beyond the type's largest value (to 1e17 for decimal(17,0)).
         exact = Context(prec=dtype.precision + 2)  # the default context keeps 28 digits
         largest = Decimal(10**dtype.precision - 1).scaleb(-dtype.scale, exact)
-        to_scale = F.round(value, dtype.scale)
-        return (
-            F.when(to_scale >= F.lit(float(largest)), F.lit(largest).cast(dtype))
-            .when(to_scale <= F.lit(-float(largest)), F.lit(largest.copy_negate()).cast(dtype))
-            .otherwise(to_scale.cast(dtype))
-        )
+        return _clamped(F.round(value, dtype.scale), largest.copy_negate(), largest, dtype)
     if feature.kind == "date":
         return F.date_from_unix_date(F.round(value).cast("int"))
     if feature.kind == "timestamp":
         # Beyond 2**53 microseconds (after 2255) the double has lost microseconds and can
-        # round past the last valid instant: clamp to Spark's timestamp range.
-        micros = F.round(value * F.lit(1e6))
-        return F.timestamp_micros(
-            F.when(micros >= F.lit(float(_LAST_MICROS)), F.lit(_LAST_MICROS))
-            .when(micros <= F.lit(float(_FIRST_MICROS)), F.lit(_FIRST_MICROS))
-            .otherwise(micros.cast("long"))
-        )
-    return value.cast(feature.dtype)
+        # round past the last valid instant.
+        micros = _clamped(F.round(value * F.lit(1e6)), _FIRST_MICROS, _LAST_MICROS, T.LongType())
+        return F.timestamp_micros(micros)
+    return value.cast(dtype)
+
+
+def _clamped(rounded: Column, low: int | Decimal, high: int | Decimal, dtype: T.DataType) -> Column:
+    """``rounded`` (a double) cast to ``dtype``, values beyond [low, high] replaced by the
+    bound: compared as doubles, and every branch cast on its own, so that no value outside
+    the type is ever cast."""
+    return (
+        F.when(rounded >= F.lit(float(high)), F.lit(high).cast(dtype))
+        .when(rounded <= F.lit(float(low)), F.lit(low).cast(dtype))
+        .otherwise(rounded.cast(dtype))
+    )
 
 
 @dataclass(frozen=True)
