@@ -53,13 +53,22 @@ def main() -> None:
     parser.add_argument("--k", type=int, default=5)
     parser.add_argument("--work", type=Path, default=Path("/tmp/smote_lsh_scale"))
     parser.add_argument("--json", type=Path)
+    parser.add_argument("--tables", type=int, help="num_hash_tables (default: the library's)")
+    parser.add_argument("--bucket-size", type=int, help="max_bucket_size (default: the library's)")
+    parser.add_argument("--no-job", action="store_true", help="time the search only")
     args = parser.parse_args()
 
     spark = SparkSession.builder.appName("smote-lsh-scale").getOrCreate()
     shutil.rmtree(args.work, ignore_errors=True)
     df = spark.read.parquet(args.table)
     features = [c for c in df.columns if c != args.label]
-    params = dict(label_col=args.label, seed=args.seed, k=args.k, neighbour_mode="lsh")
+    params: dict[str, object] = dict(
+        label_col=args.label, seed=args.seed, k=args.k, neighbour_mode="lsh"
+    )
+    if args.tables:
+        params["num_hash_tables"] = args.tables
+    if args.bucket_size:
+        params["max_bucket_size"] = args.bucket_size
     facts: dict[str, object] = {"table": args.table, "spark_conf_driver_memory": None}
     facts["spark_conf_driver_memory"] = spark.conf.get("spark.driver.memory", None)
 
@@ -68,16 +77,18 @@ def main() -> None:
     minority_neighbours(df, **params).write.parquet(str(lists))
     facts["search_s"] = round(time.perf_counter() - start, 1)
 
-    start = time.perf_counter()
-    result = oversample(df, percentage=100, **params)
-    result.dataframe.write.parquet(str(args.work / "out"))
-    result.release()
-    facts["job_s"] = round(time.perf_counter() - start, 1)
-    facts["report"] = {
-        key: result.report[key]
-        for key in ("counts_before", "counts_after", "fallback_rows", "timings_s", "buckets")
-        if key in result.report
-    }
+    facts["params"] = {k: v for k, v in params.items() if k != "label_col"}
+    if not args.no_job:
+        start = time.perf_counter()
+        result = oversample(df, percentage=100, **params)
+        result.dataframe.write.parquet(str(args.work / "out"))
+        result.release()
+        facts["job_s"] = round(time.perf_counter() - start, 1)
+        facts["report"] = {
+            key: result.report[key]
+            for key in ("counts_before", "counts_after", "fallback_rows", "timings_s", "buckets")
+            if key in result.report
+        }
 
     found = spark.read.parquet(str(lists))
     rows = found.count()

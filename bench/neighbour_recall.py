@@ -251,7 +251,7 @@ def bench_dataset(
     spread = math.sqrt(float(points.var(axis=0).mean()))
 
     def derived(size: int) -> float:
-        return plan_buckets(n, spread, defaults.num_hash_tables, size, None).bucket_length
+        return plan_buckets(n, dims, spread, defaults.num_hash_tables, size, None).bucket_length
 
     rows: list[Row] = []
     reference = points[_value_order(points)]

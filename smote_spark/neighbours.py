@@ -10,12 +10,13 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
 from pyspark.ml.feature import BucketedRandomProjectionLSH, VectorAssembler
 from pyspark.ml.functions import vector_to_array
-from pyspark.sql import Column, DataFrame, Window
+from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from smote_spark.faults import with_faults
@@ -25,9 +26,19 @@ _BLOCK_CELLS = 4_000_000
 # Columns whose k-th smallest distance bounds a query's k nearest (see nearest_neighbours).
 _SAMPLE_COLUMNS = 2048
 # Bucket members (rows x tables) per task of the bucket searches.
-_SEARCH_ROWS_PER_TASK = 20_000
-# A derived bucket (slab) aims at this many times max_bucket_size rows before it is split.
-_SLAB_BUCKETS = 4
+_SEARCH_ROWS_PER_TASK = 100_000
+# Search values (rows x features) one task's group holds at most; larger buckets are cut
+# by Spark before the search (see cut_buckets).
+_GROUP_VALUES = 8_000_000
+# Median cuts of a bucket into groups at most; directions a task cycles through in a group.
+_MAX_LEVELS = 40
+_MAX_DEPTH = 64
+# Rows of the sample that the group cuts are fitted to.
+_TREE_SAMPLE_ROWS = 65_536
+# Candidate pairs (rows x tables x k) per task of the merge, and rows per output batch.
+_MERGE_PAIRS_PER_TASK = 4_000_000
+_MERGE_ROWS_PER_BATCH = 50_000
+_PAIRS_SCHEMA = "key long, neighbour long, distance double"
 
 NEIGHBOURS_SCHEMA = "key long, neighbours array<long>, distances array<double>"
 
@@ -70,12 +81,64 @@ def nearest_neighbours(
     their exact distance, then key. So the result is the exact k nearest (ties by key)
     whatever the rounding of the product, and the work beyond the product is a comparison
     per cell instead of a selection per cell.
+
+    A row with at least k exact copies (the same values) has them as its neighbours, at
+    distance 0, the copies of smallest key first: it is not searched. So a class of many
+    identical rows costs no comparisons.
     """
     n = len(points)
     queries = np.arange(n) if queries is None else np.asarray(queries)
     kept = min(k, n - 1)
     if kept <= 0:
         return np.empty((len(queries), 0), np.int64), np.empty((len(queries), 0))
+    copied, copies = _first_copies(points, queries, kept)
+    if not copied.any():
+        return _search(points, keys, kept, queries)
+    positions = np.empty((len(queries), kept), np.int64)
+    distances = np.zeros((len(queries), kept))
+    positions[copied] = copies
+    if not copied.all():
+        rest = ~copied
+        positions[rest], distances[rest] = _search(points, keys, kept, queries[rest])
+    return positions, distances
+
+
+def _first_copies(
+    points: np.ndarray, queries: np.ndarray, kept: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Which queries have more than ``kept`` rows of the same values (themselves included),
+    and for those, the first ``kept`` such rows other than themselves, by position."""
+    rows = np.ascontiguousarray(points) + 0.0  # -0.0 as 0.0: rows at distance 0 are equal
+    # A hash of each row's bytes (wrapping arithmetic); equal hashes are checked below.
+    with np.errstate(over="ignore"):
+        words = rows.view(np.uint64).reshape(len(rows), -1)
+        multipliers = np.arange(words.shape[1], dtype=np.uint64) * np.uint64(2) + np.uint64(1)
+        multipliers *= np.uint64(0x9E3779B97F4A7C15)
+        hashed = (words * multipliers).sum(axis=1, dtype=np.uint64) if words.size else words.sum(1)
+    _, inverse, counts = np.unique(hashed, return_inverse=True, return_counts=True)
+    copied = counts[inverse[queries]] > kept
+    if not copied.any():
+        return copied, np.empty((0, kept), np.int64)
+    order = np.argsort(inverse, kind="stable")
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    ask = queries[copied]
+    first = order[starts[inverse[ask]][:, None] + np.arange(kept + 1)]
+    # Same hash but other values (a collision): searched instead.
+    same = (rows[first] == rows[ask][:, None, :]).all(axis=(1, 2))
+    copied[np.flatnonzero(copied)[~same]] = False
+    ask, first = ask[same], first[same]
+    itself = first == ask[:, None]
+    dropped = np.where(itself.any(axis=1), itself.argmax(axis=1), kept)
+    keep = np.ones(first.shape, bool)
+    keep[np.arange(len(ask)), dropped] = False
+    return copied, first[keep].reshape(len(ask), kept)
+
+
+def _search(
+    points: np.ndarray, keys: np.ndarray, kept: int, queries: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """`nearest_neighbours` by comparison (see its notes); ``kept`` is at most n - 1."""
+    n = len(points)
     # A power-of-two scale is exact and keeps squares of values near the float limits
     # (1e300, 1e-300) from overflowing or vanishing; ranks do not depend on it. Centring
     # keeps the rounding of the fast form small; after both, every value lies in [-2, 2].
@@ -158,31 +221,55 @@ def _power_of_two_scale(points: np.ndarray) -> float:
 
 @dataclass(frozen=True)
 class BucketPlan:
-    """How LSH buckets are made: ``tables`` tables of one projection of this width."""
+    """How LSH buckets are made and cut.
+
+    Each of ``tables`` tables puts a row in a BucketedRandomProjectionLSH bucket
+    ``bucket_length`` wide. A bucket of more than ``group_rows`` rows is cut, by a tree of
+    median cuts fitted to a sample, into groups of about ``group_rows`` (what one task
+    holds), and the task cuts its group the same way, exactly, down to leaves of at most
+    ``max_bucket_size`` rows, which it searches exactly.
+    """
 
     bucket_length: float
     tables: int
     max_bucket_size: int
+    group_rows: int
 
 
 def plan_buckets(
-    n: int, spread: float, tables: int, max_bucket_size: int, bucket_length: float | None
+    n: int,
+    d: int,
+    spread: float,
+    tables: int | None,
+    max_bucket_size: int,
+    bucket_length: float | None,
 ) -> BucketPlan:
-    """Choose the bucket width from the class size and spread.
+    """Choose the bucket width, the tables and the largest group one task holds.
 
     ``spread`` is the typical standard deviation of the class along a random direction,
-    sqrt(mean feature variance). A slab of width ``w`` through the middle of the class holds
-    about ``n * w / (spread * sqrt(2 pi))`` rows; ``w`` aims that at a few times
-    ``max_bucket_size``, so that the slab is then cut into chunks along a second random
-    direction. Measured on a 20-feature Gaussian mixture (40,000 rows, 8 tables,
-    bench/neighbour_recall.py), this found 98.9% of the exact neighbours with buckets of
-    2,000 rows and 90.8% with 1,000; buckets made of two projections of fixed width found
-    52% at 4 tables on 20,000 rows.
+    sqrt(mean feature variance); the distance space is centred on the class. The derived
+    width, ``spread * sqrt(2 pi)``, cuts the hashed direction about once, near the centre;
+    the median cuts then spread the remaining cuts over many directions, like a
+    random-projection tree. Many fixed-width cuts along one direction part neighbours far
+    more often: on 2,000,000 rows of a 20-feature Gaussian mixture (16 tables, leaves of
+    at most 4,000 rows), buckets holding a fifth of the class along one direction found 68%
+    of the exact neighbours, a tree of one median cut per direction 94%.
+
+    Each cut on the way to a leaf can part a row from a neighbour, so a class many leaves
+    large needs more tables: the derived count is 8 up to 32 leaves' worth of rows
+    (``n <= 32 * max_bucket_size``), then 3 more for each doubling of the class, at most
+    64. Measured with such trees (bench/generate.py's mixture, 20 features, 1,000
+    queries), one table found a given true neighbour with probability 0.23 at 200,000 rows
+    in leaves of 2,000, 0.17 at 2,000,000 rows in leaves of 4,000 and 0.13 in leaves of
+    2,000: the derived counts (13, 20, 23) miss fewer than 1 in 20.
     """
+    if tables is None:
+        depth = math.log2(max(n, 1) / max_bucket_size)
+        tables = min(64, 8 + math.ceil(3 * max(0.0, depth - 5)))
     if bucket_length is None:
-        share = min(1.0, _SLAB_BUCKETS * max_bucket_size / max(n, 1))
-        bucket_length = max(spread, 1e-12) * math.sqrt(2.0 * math.pi) * share
-    return BucketPlan(bucket_length, tables, max_bucket_size)
+        bucket_length = max(spread, 1e-12) * math.sqrt(2.0 * math.pi)
+    group_rows = max(max_bucket_size, _GROUP_VALUES // max(d, 1))
+    return BucketPlan(bucket_length, tables, max_bucket_size, group_rows)
 
 
 def lsh_candidates(
@@ -191,75 +278,168 @@ def lsh_candidates(
     """Candidate neighbour lists from every LSH table, merged to each row's k best.
 
     ``minority`` has ``rows`` rows: ``key`` and the double columns of `search_names`. Returns
-    `NEIGHBOURS_SCHEMA` rows; a row whose buckets held fewer than k other rows gets a
-    shorter list (see `fill_short_lists`).
+    `NEIGHBOURS_SCHEMA` rows; a row whose leaves held fewer than k other rows gets a shorter
+    list (see `fill_short_lists`).
     """
     names = search_names(d)
-    hashed = _hash(minority, names, plan, seed)
-    members = _bucket_members(hashed, names, plan, seed)
-    search = with_faults(minority.sparkSession, "candidates", _bucket_search(names, k))
-    # An explicit count of partitions: left to adaptive execution, these few megabytes
-    # would be coalesced into one task, and the searches would run on one core.
-    tasks = max(1, math.ceil(rows * plan.tables / _SEARCH_ROWS_PER_TASK))
-    grouped = members.repartition(tasks, "table", "bucket", "chunk")
-    found = grouped.groupBy("table", "bucket", "chunk").applyInPandas(search, NEIGHBOURS_SCHEMA)
-    # explode_outer: a row alone in all its buckets keeps an (empty) list, for the fallback.
-    pairs = found.select(
-        "key", F.explode_outer(F.arrays_zip("distances", "neighbours")).alias("pair")
-    ).distinct()
-    ranked = pairs.groupBy("key").agg(
-        F.slice(F.array_sort(F.collect_list("pair")), 1, k).alias("best")
-    )
-    return ranked.select(
-        "key",
-        F.col("best.neighbours").alias("neighbours"),
-        F.col("best.distances").alias("distances"),
-    )
+    members = bucket_members(minority, rows, names, plan, seed)
+    spark = minority.sparkSession
+    search = with_faults(spark, "candidates", _leaf_search(names, k, plan, seed))
+    # An explicit count of partitions: left to adaptive execution, these few groups would
+    # be coalesced into one task, and the searches would run on one core.
+    tasks = max(plan.tables, math.ceil(rows * plan.tables / _SEARCH_ROWS_PER_TASK))
+    grouped = members.repartition(tasks, "table", "group")
+    found = grouped.groupBy("table", "group").applyInPandas(search, _PAIRS_SCHEMA)
+    merges = max(1, math.ceil(rows * plan.tables * k / _MERGE_PAIRS_PER_TASK))
+    return found.repartition(merges, "key").mapInPandas(_merge_lists(k), NEIGHBOURS_SCHEMA)
 
 
-def _hash(minority: DataFrame, names: list[str], plan: BucketPlan, seed: int) -> DataFrame:
+def bucket_members(
+    minority: DataFrame, rows: int, names: list[str], plan: BucketPlan, seed: int
+) -> DataFrame:
+    """One row per (row, table): ``key``, the search columns, ``table`` and ``group`` (its
+    LSH bucket in that table, cut to about ``plan.group_rows`` rows; see `GroupTrees`)."""
     assembled = VectorAssembler(inputCols=names, outputCol="_vector").transform(minority)
-    lsh = BucketedRandomProjectionLSH(
+    model = BucketedRandomProjectionLSH(
         inputCol="_vector",
         outputCol="_hashes",
         bucketLength=plan.bucket_length,
         numHashTables=plan.tables,
         seed=seed,
+    ).fit(assembled)
+    buckets = [f"_b{t}" for t in range(plan.tables)]
+
+    def hashed(frame: DataFrame) -> DataFrame:
+        vectors = VectorAssembler(inputCols=names, outputCol="_vector").transform(frame)
+        return model.transform(vectors).select(
+            "key",
+            *names,
+            *(
+                vector_to_array(F.col("_hashes")[t])[0].cast("long").alias(b)
+                for t, b in enumerate(buckets)
+            ),
+        )
+
+    # The sample: the rows of smallest key (keys are seeded hashes), whatever the partitioning.
+    sample = hashed(minority.orderBy("key").limit(_TREE_SAMPLE_ROWS)).toPandas()
+    trees = GroupTrees.fit(
+        sample[names].to_numpy(np.float64),
+        sample["key"].to_numpy(np.int64),
+        sample[buckets].to_numpy(np.int64),
+        rows,
+        plan.group_rows,
+        seed,
     )
-    return lsh.fit(assembled).transform(assembled).drop("_vector")
+    groups = [f"_g{t}" for t in range(plan.tables)]
+    schema = ", ".join(
+        ["key long", *(f"{n} double" for n in names), *(f"{g} long" for g in groups)]
+    )
+
+    def assign(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+        for batch in batches:
+            points = batch[names].to_numpy(np.float64)
+            keys = batch["key"].to_numpy(np.int64)
+            out = batch[["key", *names]].copy()
+            for t, (bucket, group) in enumerate(zip(buckets, groups, strict=True)):
+                out[group] = trees.groups(t, points, keys, batch[bucket].to_numpy(np.int64))
+            yield out
+
+    assigned = hashed(minority).mapInPandas(assign, schema)
+    per_table = [
+        F.struct(F.lit(t).alias("table"), F.col(g).alias("group")) for t, g in enumerate(groups)
+    ]
+    exploded = assigned.select("key", *names, F.explode(F.array(*per_table)).alias("m"))
+    return exploded.select("key", *names, "m.table", "m.group")
 
 
-def _bucket_members(hashed: DataFrame, names: list[str], plan: BucketPlan, seed: int) -> DataFrame:
-    """One row per (row, table): its bucket, and its chunk when the bucket is too big.
+@dataclass(frozen=True)
+class GroupTrees:
+    """Per table, the median cuts that split large LSH buckets into groups.
 
-    An oversized bucket is cut into even chunks along a further random direction, so
-    its pieces stay local and no comparison grows with the square of a bucket.
+    A node is named by its bucket and its heap path (root 1, children ``2p`` and
+    ``2p + 1``); ``nodes[t]`` are the sorted names of table t's cut nodes and
+    ``thresholds[t]`` their cuts on ``directions[t][depth]``. A row above the cut goes to
+    ``2p + 1``, below to ``2p``, and on it by bit ``depth`` of its key: so the groups are a
+    function of the row alone, and identical rows are halved too.
     """
-    rng = np.random.default_rng([seed, 0x6C7368])
-    directions = rng.standard_normal((plan.tables, len(names)))
-    per_table = []
-    for t in range(plan.tables):
-        slab = vector_to_array(F.col("_hashes")[t])[0].cast("long")
-        projection = _balanced_sum(
-            [F.col(name) * float(w) for name, w in zip(names, directions[t], strict=True)]
-        )
-        per_table.append(
-            F.struct(
-                F.lit(t).alias("table"),
-                slab.alias("bucket"),
-                projection.alias("projection"),
-            )
-        )
-    exploded = hashed.select("key", *names, F.explode(F.array(*per_table)).alias("h")).select(
-        "key", *names, "h.table", "h.bucket", "h.projection"
-    )
-    bucket = Window.partitionBy("table", "bucket")
-    size = F.count(F.lit(1)).over(bucket)
-    rank = F.row_number().over(bucket.orderBy("projection", "key")) - 1
-    chunks = F.ceil(size / F.lit(plan.max_bucket_size))
-    return exploded.withColumn(
-        "chunk", F.when(size > plan.max_bucket_size, F.floor(rank * chunks / size)).otherwise(0)
-    ).drop("projection")
+
+    directions: list[np.ndarray]
+    nodes: list[np.ndarray]
+    thresholds: list[np.ndarray]
+
+    @classmethod
+    def fit(
+        cls,
+        points: np.ndarray,
+        keys: np.ndarray,
+        buckets: np.ndarray,
+        rows: int,
+        group_rows: int,
+        seed: int,
+    ) -> GroupTrees:
+        """Cut each bucket whose share of the sample stands for over ``group_rows`` of the
+        class's ``rows`` rows at the sample's median, recursively."""
+        scale = rows / max(len(points), 1)
+        directions, nodes, thresholds = [], [], []
+        for t in range(buckets.shape[1]):
+            rng = np.random.default_rng([seed, 0x67726F7570, t])
+            table_dirs = rng.standard_normal((_MAX_LEVELS, points.shape[1]))
+            cuts: dict[int, float] = {}
+            stack = []
+            for bucket in np.unique(buckets[:, t]):
+                stack.append((np.flatnonzero(buckets[:, t] == bucket), int(bucket), 1, 0))
+            while stack:
+                idx, bucket, path, depth = stack.pop()
+                if len(idx) * scale <= group_rows or depth >= _MAX_LEVELS:
+                    continue
+                with np.errstate(over="ignore", invalid="ignore"):
+                    projection = points[idx] @ table_dirs[depth]
+                finite = projection[np.isfinite(projection)]
+                cut = float(np.sort(finite)[(len(finite) - 1) // 2]) if len(finite) else 0.0
+                cuts[_node_name(bucket, path)] = cut
+                upper = _upper(projection, cut, keys[idx], depth)
+                stack.append((idx[~upper], bucket, 2 * path, depth + 1))
+                stack.append((idx[upper], bucket, 2 * path + 1, depth + 1))
+            names = np.array(sorted(cuts), np.int64)
+            directions.append(table_dirs)
+            nodes.append(names)
+            thresholds.append(np.array([cuts[int(n)] for n in names], np.float64))
+        return cls(directions, nodes, thresholds)
+
+    def groups(
+        self, table: int, points: np.ndarray, keys: np.ndarray, buckets: np.ndarray
+    ) -> np.ndarray:
+        """Each row's group in ``table``: the name of the node it ends in."""
+        nodes, thresholds = self.nodes[table], self.thresholds[table]
+        path = np.ones(len(points), np.int64)
+        name = _node_name(buckets, path)
+        for depth in range(_MAX_LEVELS):
+            if not len(nodes):
+                break
+            at = np.minimum(np.searchsorted(nodes, name), len(nodes) - 1)
+            inside = nodes[at] == name
+            if not inside.any():
+                break
+            with np.errstate(over="ignore", invalid="ignore"):
+                projection = points[inside] @ self.directions[table][depth]
+            upper = _upper(projection, thresholds[at[inside]], keys[inside], depth)
+            path[inside] = 2 * path[inside] + upper
+            name = _node_name(buckets, path)
+        return name
+
+
+def _node_name(bucket: Any, path: Any) -> Any:
+    """A 64-bit name for (bucket, path), wrapping: a collision only merges two groups."""
+    with np.errstate(over="ignore"):
+        mixed = np.asarray(bucket, np.int64).astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15)
+        return (mixed ^ np.asarray(path, np.int64).astype(np.uint64)).astype(np.int64)
+
+
+def _upper(projection: np.ndarray, cut: Any, keys: np.ndarray, depth: int) -> np.ndarray:
+    """Rows above the cut, and rows on it whose key has bit ``depth`` set."""
+    on = projection == cut
+    bit = ((keys >> np.int64(depth % 63)) & 1).astype(bool)
+    return (projection > cut) | (on & bit)
 
 
 def _balanced_sum(terms: list[Column]) -> Column:
@@ -273,16 +453,108 @@ def _balanced_sum(terms: list[Column]) -> Column:
     return terms[0]
 
 
-def _bucket_search(names: list[str], k: int) -> Callable[[pd.DataFrame], pd.DataFrame]:
+def leaves(
+    points: np.ndarray, keys: np.ndarray, cap: int, directions: np.ndarray
+) -> list[np.ndarray]:
+    """Positions of the rows of each leaf: the rows are halved at the median of their
+    projection on ``directions[depth]`` (ties by key) until a part holds at most ``cap``."""
+    out = []
+    stack = [(np.arange(len(points)), 0)]
+    while stack:
+        part, depth = stack.pop()
+        if len(part) <= cap:
+            out.append(part)
+            continue
+        with np.errstate(over="ignore", invalid="ignore"):
+            projection = points[part] @ directions[depth % len(directions)]
+        order = part[np.lexsort((keys[part], projection))]
+        half = len(part) // 2
+        stack.append((order[half:], depth + 1))
+        stack.append((order[:half], depth + 1))
+    return out
+
+
+def _leaf_search(
+    names: list[str], k: int, plan: BucketPlan, seed: int
+) -> Callable[[pd.DataFrame], pd.DataFrame]:
+    """A group's rows cut into leaves (see `leaves`), each searched exactly: one
+    (key, neighbour, distance) row per pair found, and (key, key, 0) for a row alone."""
+
     def search(group: pd.DataFrame) -> pd.DataFrame:
         group = group.sort_values("key", kind="stable")
         keys = group["key"].to_numpy(np.int64)
-        positions, distances = nearest_neighbours(group[names].to_numpy(np.float64), keys, k)
+        points = group[names].to_numpy(np.float64)
+        table = int(group["table"].to_numpy()[0])
+        directions = np.random.default_rng([seed, 0x6C656166, table]).standard_normal(
+            (_MAX_DEPTH, len(names))
+        )
+        own, other, distance = [], [], []
+        for leaf in leaves(points, keys, plan.max_bucket_size, directions):
+            if len(leaf) == 1:
+                own.append(keys[leaf])
+                other.append(keys[leaf])
+                distance.append(np.zeros(1))
+                continue
+            positions, distances = nearest_neighbours(points[leaf], keys[leaf], k)
+            own.append(np.repeat(keys[leaf], positions.shape[1]))
+            other.append(keys[leaf][positions].ravel())
+            distance.append(distances.ravel())
         return pd.DataFrame(
-            {"key": keys, "neighbours": list(keys[positions]), "distances": list(distances)}
+            {
+                "key": np.concatenate(own),
+                "neighbour": np.concatenate(other),
+                "distance": np.concatenate(distance),
+            }
         )
 
     return search
+
+
+def _merge_lists(k: int) -> Callable[[Iterator[pd.DataFrame]], Iterator[pd.DataFrame]]:
+    """Each key's k nearest distinct neighbours among all its tables' pairs, nearest first
+    (ties by key). The partition holds every pair of its keys (partitioned by key)."""
+
+    def merge(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+        frames = [batch for batch in batches if len(batch)]
+        if not frames:
+            return
+        pairs = pd.concat(frames, ignore_index=True)
+        key = pairs["key"].to_numpy(np.int64)
+        other = pairs["neighbour"].to_numpy(np.int64)
+        distance = pairs["distance"].to_numpy(np.float64)
+        # Distinct (key, neighbour) pairs: a pair found in several tables has one distance.
+        order = np.lexsort((other, key))
+        key, other, distance = key[order], other[order], distance[order]
+        first = np.ones(len(key), bool)
+        first[1:] = (key[1:] != key[:-1]) | (other[1:] != other[:-1])
+        key, other, distance = key[first], other[first], distance[first]
+        keys = key[np.r_[True, key[1:] != key[:-1]]]
+        # Nearest first, ties by neighbour key; (key, key) only marks a row alone.
+        real = other != key
+        key, other, distance = key[real], other[real], distance[real]
+        order = np.lexsort((other, distance, key))
+        key, other, distance = key[order], other[order], distance[order]
+        starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]]) if len(key) else np.empty(0, int)
+        rank = np.arange(len(key)) - np.repeat(starts, np.diff(np.r_[starts, len(key)]))
+        kept = rank < k
+        key, other, distance = key[kept], other[kept], distance[kept]
+        ends = np.searchsorted(key, keys, side="right")
+        begins = np.searchsorted(key, keys, side="left")
+        for chunk in range(0, len(keys), _MERGE_ROWS_PER_BATCH):
+            part = slice(chunk, chunk + _MERGE_ROWS_PER_BATCH)
+            yield pd.DataFrame(
+                {
+                    "key": keys[part],
+                    "neighbours": [
+                        other[a:b] for a, b in zip(begins[part], ends[part], strict=True)
+                    ],
+                    "distances": [
+                        distance[a:b] for a, b in zip(begins[part], ends[part], strict=True)
+                    ],
+                }
+            )
+
+    return merge
 
 
 def fill_short_lists(

@@ -339,10 +339,11 @@ def _lsh_buckets(encoding: ClassEncoding, plan: ClassPlan, settings: SmoteSettin
     """Size a class's buckets from its spread in the distance space."""
     spread = encoding.spread
     if not math.isfinite(spread):
-        # Values near the float limit: one slab, cut into chunks along a second direction.
+        # Values near the float limit: one bucket, cut at medians like any large one.
         spread = sys.float_info.max / 8
     buckets = plan_buckets(
         plan.minority_rows,
+        encoding.width,
         spread,
         settings.num_hash_tables,
         settings.max_bucket_size,

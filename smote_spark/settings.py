@@ -74,8 +74,8 @@ class SmoteSettings(BaseModel):
     bucket_length: float | None = Field(default=None, gt=0.0)
     """Width of an LSH random-projection bucket; None derives it from the data."""
 
-    num_hash_tables: int = Field(default=8, ge=1, le=64)
-    """Independent LSH tables; each gives every row one candidate bucket."""
+    num_hash_tables: int | None = Field(default=None, ge=1, le=64)
+    """Independent LSH tables, each a bucket per row; None: 8, more for large classes."""
 
     max_bucket_size: int = Field(default=2000, ge=2, le=100_000)
     """Most rows compared inside one LSH bucket; larger buckets are split."""

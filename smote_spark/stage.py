@@ -79,7 +79,7 @@ _PARAMS: dict[str, tuple[str, Converter]] = {
     "minorityLabel": ("minority_label", _optional(_label("minorityLabel"))),
     "neighbourMode": ("neighbour_mode", TypeConverters.toString),
     "bucketLength": ("bucket_length", _optional(TypeConverters.toFloat)),
-    "numHashTables": ("num_hash_tables", TypeConverters.toInt),
+    "numHashTables": ("num_hash_tables", _optional(TypeConverters.toInt)),
     "maxBucketSize": ("max_bucket_size", TypeConverters.toInt),
     "exactMaxRows": ("exact_max_rows", TypeConverters.toInt),
     "driverMaxRows": ("driver_max_rows", TypeConverters.toInt),

@@ -73,7 +73,15 @@ def _brute_force(points, keys, k):
 
 @pytest.mark.parametrize(
     "name",
-    ["gaussian", "ten copies of each row", "far from the origin", "all identical", "few values"],
+    [
+        "gaussian",
+        "ten copies of each row",
+        "far from the origin",
+        "all identical",
+        "few values",
+        "zeros of both signs",
+        "some rows with k copies, some with fewer",
+    ],
 )
 def test_nearest_neighbours_are_the_exact_k_nearest_with_ties_by_key(name):
     rng = np.random.default_rng(11)
@@ -83,6 +91,18 @@ def test_nearest_neighbours_are_the_exact_k_nearest_with_ties_by_key(name):
         "far from the origin": 1e6 + rng.normal(size=(3000, 5)),
         "all identical": np.ones((600, 4)),
         "few values": rng.integers(0, 5, size=(5000, 2)).astype(float),
+        # 0.0 and -0.0 are at distance 0: copies, whatever their bits.
+        "zeros of both signs": rng.choice([0.0, -0.0, 1.0], size=(3000, 2)),
+        "some rows with k copies, some with fewer": rng.permutation(
+            np.vstack(
+                [
+                    rng.normal(size=(1000, 3)),
+                    np.repeat(rng.normal(size=(50, 3)), 6, axis=0),
+                    np.repeat(rng.normal(size=(50, 3)), 5, axis=0),
+                    np.repeat(rng.normal(size=(50, 3)), 2, axis=0),
+                ]
+            )
+        ),
     }[name]
     # Unsorted-looking but ascending keys, as the class's hashed keys are.
     keys = np.sort(rng.choice(10**12, len(points), replace=False))

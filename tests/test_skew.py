@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -9,9 +11,15 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from smote_spark import oversample
-from smote_spark.neighbours import _bucket_members, _hash, plan_buckets, search_names
+from smote_spark.neighbours import (
+    bucket_members,
+    leaves,
+    plan_buckets,
+    search_names,
+)
 
 CAP = 50
+GROUP = 300
 
 
 def skewed(spark: SparkSession, kind: str, n: int = 1200) -> pd.DataFrame:
@@ -28,19 +36,25 @@ def skewed(spark: SparkSession, kind: str, n: int = 1200) -> pd.DataFrame:
     return pd.concat([frame, frame.head(200).assign(y=0, a=9.0)], ignore_index=True)
 
 
-def largest_search(df: DataFrame, spread: float, n: int) -> int:
-    """Rows in the largest (table, bucket, chunk) group that one search compares."""
+def largest_groups(df: DataFrame, spread: float, n: int) -> tuple[int, int]:
+    """Rows in the largest (table, group) that one task holds, with buckets cut into groups
+    of GROUP rows, and in the largest leaf that one exact search compares."""
     names = search_names(3)
     rows = df.filter("y = 1").select(
         F.monotonically_increasing_id().alias("key"),
         *(F.col(c).alias(n) for c, n in zip("abc", names, strict=True)),
     )
-    plan = plan_buckets(n, spread, 4, CAP, None)
-    members = _bucket_members(_hash(rows, names, plan, 5), names, plan, 5)
-    sizes = members.groupBy("table", "bucket", "chunk").count()
-    largest = sizes.agg(F.max("count")).first()
-    assert largest is not None
-    return int(largest[0])
+    plan = replace(plan_buckets(n, 3, spread, 4, CAP, None), group_rows=GROUP)
+    members = bucket_members(rows, n, names, plan, 5).toPandas()
+    directions = np.random.default_rng(0).standard_normal((64, 3))
+    largest_leaf = 0
+    for _, group in members.groupby(["table", "group"]):
+        points, keys = group[names].to_numpy(), group["key"].to_numpy()
+        largest_leaf = max(
+            largest_leaf, *(len(leaf) for leaf in leaves(points, keys, CAP, directions))
+        )
+    largest_group = int(members.groupby(["table", "group"]).size().max())
+    return largest_group, largest_leaf
 
 
 @pytest.mark.parametrize("kind", ["identical", "cluster90"])
@@ -51,8 +65,11 @@ def test_skewed_classes_are_searched_in_groups_no_larger_than_the_cap(
     df = spark.createDataFrame(frame)
     spread = float(np.sqrt(frame[frame.y == 1][["a", "b", "c"]].var(ddof=0).mean()))
 
-    # All 1,200 rows (or 1,080) fall into one slab; its chunks still hold at most CAP.
-    assert largest_search(df, spread, 1200) <= CAP
+    # All 1,200 rows (or 1,080) fall into one bucket: Spark cuts it into groups of at most
+    # GROUP rows, and each task cuts its group into leaves of at most CAP.
+    largest_group, largest_leaf = largest_groups(df, spread, 1200)
+    assert largest_group <= GROUP
+    assert CAP // 2 <= largest_leaf <= CAP
 
     result = oversample(
         df,
