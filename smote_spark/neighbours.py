@@ -33,6 +33,8 @@ _GROUP_VALUES = 8_000_000
 # Median cuts of a bucket into groups at most; directions a task cycles through in a group.
 _MAX_LEVELS = 40
 _MAX_DEPTH = 64
+# Bucket numbers are clamped to +-2^62 (see _bucket_number).
+_LARGEST_BUCKET = float(2**62)
 # Rows of the sample that the group cuts are fitted to.
 _TREE_SAMPLE_ROWS = 65_536
 # Candidate pairs (rows x tables x k) per task of the merge, and rows per output batch.
@@ -314,10 +316,7 @@ def bucket_members(
         return model.transform(vectors).select(
             "key",
             *names,
-            *(
-                vector_to_array(F.col("_hashes")[t])[0].cast("long").alias(b)
-                for t, b in enumerate(buckets)
-            ),
+            *(_bucket_number(F.col("_hashes")[t]).alias(b) for t, b in enumerate(buckets)),
         )
 
     # The sample: the rows of smallest key (keys are seeded hashes), whatever the partitioning.
@@ -350,6 +349,16 @@ def bucket_members(
     ]
     exploded = assigned.select("key", *names, F.explode(F.array(*per_table)).alias("m"))
     return exploded.select("key", *names, "m.table", "m.group")
+
+
+def _bucket_number(hashed: Column) -> Column:
+    """A BucketedRandomProjectionLSH hash (a one-value vector of a double) as a long. Values
+    far from the origin against the bucket width, or at the float limit, hash beyond the
+    range of a long or to an infinity: they are clamped (NaN to 0), so such rows share an
+    end bucket, which the median cuts then split like any other."""
+    value = vector_to_array(hashed)[0]
+    clamped = F.least(F.greatest(value, F.lit(-_LARGEST_BUCKET)), F.lit(_LARGEST_BUCKET))
+    return F.when(F.isnan(value), F.lit(0.0)).otherwise(clamped).cast("long")
 
 
 @dataclass(frozen=True)
@@ -589,10 +598,15 @@ def _complete_batch(
 ) -> pd.DataFrame:
     out_neighbours, out_distances = [], []
     points = batch[names].to_numpy(np.float64)
+    # A power-of-two scale (exact) keeps the squares of values near the float limit finite,
+    # as in nearest_neighbours.
+    unit = _power_of_two_scale(np.vstack([sample, points]))
+    scaled = sample / unit
     for point, key, own, own_dist in zip(
-        points, batch["key"], batch["neighbours"], batch["distances"], strict=True
+        points / unit, batch["key"], batch["neighbours"], batch["distances"], strict=True
     ):
-        distances = np.sqrt(((sample - point) ** 2).sum(axis=1))
+        with np.errstate(over="ignore"):
+            distances = np.sqrt(((scaled - point) ** 2).sum(axis=1)) * unit
         pool = dict(zip(np.asarray(own, np.int64), np.asarray(own_dist), strict=True))
         for other, dist in zip(sample_keys, distances, strict=True):
             if other != key:

@@ -410,6 +410,33 @@ def test_values_near_the_float_limit_stay_finite(spark, mode):
     assert (new >= -1.7e308).all() and (new <= 1.5e308).all()
 
 
+@pytest.mark.parametrize("case", ["far from the origin", "at the float limit", "narrowest buckets"])
+def test_lsh_hashes_of_any_magnitude_do_not_overflow(spark, case):
+    rng = np.random.default_rng(3)
+    a = rng.normal(size=40)
+    frame = {
+        # A constant 1e20 column: the bucket numbers lie beyond the range of a long.
+        "far from the origin": pd.DataFrame({"a": a, "b": 1e20}),
+        "at the float limit": pd.DataFrame({"a": a * 8e306, "b": np.sign(a) * 8e307}),
+        "narrowest buckets": pd.DataFrame({"a": a, "b": a[::-1]}),
+    }[case].assign(y=1)
+    frame = pd.concat([frame, pd.DataFrame({"a": [0.0] * 50, "b": 0.0, "y": 0})])
+    params = {"label_col": "y", "minority_label": 1, "k": 3, "seed": 2, "neighbour_mode": "lsh"}
+    if case == "narrowest buckets":
+        params["bucket_length"] = 1e-320
+    if case == "at the float limit":
+        params["max_bucket_size"] = 2  # leaves of 1-2 rows: every list is completed
+    df = spark.createDataFrame(frame)
+
+    lists = minority_neighbours(df, **params).toPandas()
+    new = oversample(df, percentage=200, synthetic_col="s", **params).dataframe
+    new = new.filter("s").toPandas()[["a", "b"]].to_numpy()
+
+    assert len(new) == 80 and np.isfinite(new).all()
+    # Distances up to 1.6e308 stay finite, also from the fallback sample.
+    assert np.isfinite(np.vstack(lists["distances"])).all()
+
+
 def test_exact_mode_refuses_a_class_too_big_to_ship(blood, monkeypatch):
     monkeypatch.setattr("smote_spark.resampling._EXACT_MAX_VALUES", 100)
     with pytest.raises(
