@@ -33,7 +33,13 @@ from smote_spark.encoding import (
     value_names,
 )
 from smote_spark.faults import with_faults
-from smote_spark.interpolation import draw_children, interpolate, vote
+from smote_spark.interpolation import (
+    CHILDREN_PER_FRAME,
+    child_slices,
+    draw_children,
+    interpolate,
+    vote,
+)
 from smote_spark.keys import content_hash, row_keys
 from smote_spark.neighbours import NEIGHBOURS_SCHEMA, nearest_neighbours
 from smote_spark.targets import ClassPlan
@@ -146,16 +152,23 @@ def exact_synthetic(
     """
     children = children_per_row(plan, data.keys)
     schema = synthetic_schema(encoding)
-    if len(data.keys) <= driver_max_rows:
+    # The driver hands Spark its rows in one table: only for a modest number of them.
+    if len(data.keys) <= driver_max_rows and children.sum() <= CHILDREN_PER_FRAME:
         chunks = [_task_rows(task, len(data.keys)) for task in range(_task_count(data))]
         workers = min(len(chunks), _driver_cores())
         # One BLAS thread per search thread: BLAS's own threads would compete with them.
         with threadpool_limits(limits=1, user_api="blas"), ThreadPoolExecutor(workers) as pool:
-            frames = list(
-                pool.map(
-                    lambda rows: _make_children(data, encoding, children, k, seed, rows), chunks
+            frames = [
+                frame
+                for made in pool.map(
+                    lambda rows: list(_make_children(data, encoding, children, k, seed, rows)),
+                    chunks,
                 )
-            )
+                for frame in made
+            ]
+        if not frames:  # no row makes a child
+            empty = np.empty((0, len(encoding.numeric)))
+            frames = [_synthetic_frame(encoding, empty, np.empty((0, len(encoding.nominal))))]
         table = pa.Table.from_pandas(pd.concat(frames, ignore_index=True), preserve_index=False)
         return spark.createDataFrame(table, schema)
 
@@ -163,7 +176,7 @@ def exact_synthetic(
         for batch in batches:
             for task in batch["id"]:
                 rows = _task_rows(int(task), len(data.keys))
-                yield _make_children(data, encoding, children, k, seed, rows)
+                yield from _make_children(data, encoding, children, k, seed, rows)
 
     generating = with_faults(spark, "generate", generate)
     return _tasks(spark, data).mapInPandas(generating, schema)
@@ -176,19 +189,22 @@ def _make_children(
     k: int,
     seed: int,
     rows: np.ndarray,
-) -> pd.DataFrame:
+) -> Iterator[pd.DataFrame]:
+    """The children of ``rows``, in frames of at most `CHILDREN_PER_FRAME` rows."""
     rows = rows[children[rows] > 0]  # below P=100 some rows make no child: skip their search
     positions, _ = nearest_neighbours(data.points, data.keys, k, rows)
     counts = np.full(len(rows), positions.shape[1])
-    drawn = draw_children(seed, data.keys[rows], children[rows], counts)
-    lists = positions[drawn.base]
-    new = interpolate(
-        data.values[rows[drawn.base]],
-        data.values[lists[np.arange(len(lists)), drawn.neighbour]],
-        drawn.gap,
-    )
-    voted = vote(drawn.stream, data.codes[lists])
-    return _synthetic_frame(encoding, new, voted)
+    for part, first, count in child_slices(children[rows], CHILDREN_PER_FRAME):
+        drawn = draw_children(seed, data.keys[rows[part]], count, counts[part], first)
+        base = part[drawn.base]
+        lists = positions[base]
+        new = interpolate(
+            data.values[rows[base]],
+            data.values[lists[np.arange(len(lists)), drawn.neighbour]],
+            drawn.gap,
+        )
+        voted = vote(drawn.stream, data.codes[lists])
+        yield _synthetic_frame(encoding, new, voted)
 
 
 def exact_neighbours(spark: SparkSession, data: ClassArrays, k: int) -> DataFrame:

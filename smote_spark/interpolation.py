@@ -7,6 +7,7 @@ nothing but those three: not on partitioning, task order or the other rows.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import NamedTuple
 
 import numpy as np
@@ -18,6 +19,10 @@ _NEIGHBOUR_STREAM = np.uint64(0x6E65696768626F72)
 _GAP_STREAM = np.uint64(0x67617020756E6966)
 _EXTRA_STREAM = np.uint64(0x6578747261636869)
 _VOTE_STREAM = np.uint64(0x766F746520746965)
+
+
+# Children made in one pandas frame at most: a huge percentage streams in slices.
+CHILDREN_PER_FRAME = 1_000_000
 
 
 def mix64(x: np.ndarray) -> np.ndarray:
@@ -48,8 +53,33 @@ class Children(NamedTuple):
     stream: np.ndarray
 
 
+def child_slices(
+    children: np.ndarray, limit: int
+) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Cut the children of base rows into slices of at most ``limit`` children.
+
+    Yields ``(rows, first, count)``: positions of the base rows in the slice, the number of
+    each one's first child in it, and how many of its children it holds. A base row with
+    more than ``limit`` children spans several slices. Draws depend only on the row and
+    the child number (see `draw_children`), so slicing does not change them.
+    """
+    children = np.asarray(children, np.int64)
+    ends = np.cumsum(children)
+    starts = ends - children
+    for low in range(0, int(ends[-1]) if len(ends) else 0, limit):
+        high = low + limit
+        rows = np.flatnonzero((ends > low) & (starts < high) & (children > 0))
+        first = np.maximum(low - starts[rows], 0)
+        count = np.minimum(ends[rows], high) - starts[rows] - first
+        yield rows, first, count
+
+
 def draw_children(
-    seed: int, keys: np.ndarray, children: np.ndarray, neighbour_counts: np.ndarray
+    seed: int,
+    keys: np.ndarray,
+    children: np.ndarray,
+    neighbour_counts: np.ndarray,
+    first: np.ndarray | None = None,
 ) -> Children:
     """Choose a neighbour and a gap for every child of every base row.
 
@@ -63,6 +93,9 @@ def draw_children(
         How many synthetic rows each base row makes.
     neighbour_counts : ndarray of int, shape (n,)
         How many neighbours each base row has (the first that many of its list are used).
+    first : ndarray of int, shape (n,), optional
+        Number of each row's first child here (default 0): children ``first`` to
+        ``first + children - 1`` are drawn (see `child_slices`).
 
     Returns
     -------
@@ -75,6 +108,8 @@ def draw_children(
     base = np.repeat(np.arange(len(keys)), children)
     starts = np.cumsum(children) - children
     child_no = np.arange(len(base)) - np.repeat(starts, children)
+    if first is not None:
+        child_no = child_no + np.repeat(np.asarray(first, np.int64), children)
     streams = mix64(np.repeat(_row_streams(seed, keys), children) + child_no.astype(np.uint64))
     choice = mix64(streams ^ _NEIGHBOUR_STREAM) % neighbour_counts[base].astype(np.uint64)
     gap = (mix64(streams ^ _GAP_STREAM) >> np.uint64(11)).astype(np.float64) * 2.0**-53

@@ -32,7 +32,13 @@ from smote_spark.encoding import (
 from smote_spark.errors import InputTypeError, InvalidParameterError
 from smote_spark.exact import ClassArrays, collect_class, exact_neighbours, exact_synthetic
 from smote_spark.faults import with_faults
-from smote_spark.interpolation import draw_children, interpolate, vote
+from smote_spark.interpolation import (
+    CHILDREN_PER_FRAME,
+    child_slices,
+    draw_children,
+    interpolate,
+    vote,
+)
 from smote_spark.keys import content_hash, row_key
 from smote_spark.neighbours import (
     BucketPlan,
@@ -445,18 +451,21 @@ def _draw(seed: int, k: int, codes: list[str]) -> BatchFunction:
             keys = batch["key"].to_numpy(np.int64)
             lists = batch["neighbours"].to_numpy()
             counts = np.array([len(x) for x in lists], np.int64)
-            drawn = draw_children(seed, keys, batch["children"].to_numpy(np.int64), counts)
-            chosen = np.array(
-                [lists[b][c] for b, c in zip(drawn.base, drawn.neighbour, strict=True)], np.int64
-            )
-            out = pd.DataFrame({"key": keys[drawn.base], "neighbour": chosen, "gap": drawn.gap})
-            if codes:
-                listed = [np.stack(row) for row in batch["codes"]]
-                own = np.array([listed[b] for b in drawn.base]).reshape(-1, k, len(codes))
-                voted = vote(drawn.stream, own)
-                for j, name in enumerate(codes):
-                    out[name] = voted[:, j].astype(np.int32)
-            yield out
+            children = batch["children"].to_numpy(np.int64)
+            listed = [np.stack(row) for row in batch["codes"]] if codes else []
+            for rows, first, count in child_slices(children, CHILDREN_PER_FRAME):
+                drawn = draw_children(seed, keys[rows], count, counts[rows], first)
+                base = rows[drawn.base]
+                chosen = np.array(
+                    [lists[b][c] for b, c in zip(base, drawn.neighbour, strict=True)], np.int64
+                )
+                out = pd.DataFrame({"key": keys[base], "neighbour": chosen, "gap": drawn.gap})
+                if codes:
+                    own = np.array([listed[b] for b in base]).reshape(-1, k, len(codes))
+                    voted = vote(drawn.stream, own)
+                    for j, name in enumerate(codes):
+                        out[name] = voted[:, j].astype(np.int32)
+                yield out
 
     return draw
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from smote_spark.interpolation import draw_children, interpolate, mix64, vote
+from smote_spark.interpolation import child_slices, draw_children, interpolate, mix64, vote
 from smote_spark.neighbours import nearest_neighbours
 
 
@@ -156,3 +156,21 @@ def test_vote_ties_depend_on_the_stream_only():
     # Same stream, same winner, whatever the order of the neighbours or the batch.
     assert np.array_equal(vote(streams, many[:, ::-1]), vote(streams, many))
     assert np.array_equal(vote(streams[50:], many[50:])[:, 0], winners[50:])
+
+
+def test_children_drawn_in_slices_equal_those_drawn_at_once():
+    keys = np.array([5, -3, 99, 7], dtype=np.int64)
+    children = np.array([3, 0, 11, 4])
+    counts = np.array([5, 5, 2, 1])
+    whole = draw_children(8, keys, children, counts)
+
+    parts = []
+    for rows, first, count in child_slices(children, 4):
+        assert count.sum() <= 4
+        drawn = draw_children(8, keys[rows], count, counts[rows], first)
+        parts.append((rows[drawn.base], drawn.neighbour, drawn.gap, drawn.stream))
+
+    # Row 2's 11 children span three slices; every child is drawn once, the same.
+    base, neighbour, gap, stream = (np.concatenate(x) for x in zip(*parts, strict=True))
+    assert (base == whole.base).all() and (neighbour == whole.neighbour).all()
+    assert (gap == whole.gap).all() and (stream == whole.stream).all()

@@ -437,6 +437,27 @@ def test_lsh_hashes_of_any_magnitude_do_not_overflow(spark, case):
     assert np.isfinite(np.vstack(lists["distances"])).all()
 
 
+@pytest.mark.parametrize("mode", ["exact", "lsh"])
+def test_a_huge_percentage_makes_its_rows_in_bounded_slices(spark, mode):
+    rng = np.random.default_rng(6)
+    frame = pd.DataFrame(rng.normal(size=(30, 2)), columns=["a", "b"])
+    frame["y"] = [1] * 12 + [0] * 18
+    # 12 rows x 100,000 children: more than one frame holds (CHILDREN_PER_FRAME), and more
+    # than the driver hands to Spark in one table.
+    out = oversample(
+        spark.createDataFrame(frame),
+        label_col="y",
+        percentage=10_000_000,
+        seed=5,
+        neighbour_mode=mode,
+        synthetic_col="s",
+    ).dataframe
+    new = out.filter("s").groupBy().agg(F.count("*"), F.min("a"), F.max("a")).first()
+
+    assert new[0] == 1_200_000
+    assert frame.a[:12].min() <= new[1] and new[2] <= frame.a[:12].max()
+
+
 def test_exact_mode_refuses_a_class_too_big_to_ship(blood, monkeypatch):
     monkeypatch.setattr("smote_spark.resampling._EXACT_MAX_VALUES", 100)
     with pytest.raises(
