@@ -2,7 +2,8 @@
 
 Both modes end in the same numpy kernel, `nearest_neighbours`, which compares a set of
 rows with each other exactly. Exact mode runs it over the whole class; LSH mode runs it
-inside buckets of BucketedRandomProjectionLSH and merges the lists of several tables.
+inside the leaves of BucketedRandomProjectionLSH buckets cut by median cuts (random-projection
+trees), and merges the lists of several tables.
 """
 
 from __future__ import annotations

@@ -86,7 +86,7 @@ def test_skewed_classes_are_searched_in_groups_no_larger_than_the_cap(
     result.release()
 
     # Every base row got its child; only outliers of the spread-out 10% may have needed the
-    # fallback sample (counted), as their slabs hold few rows.
+    # fallback sample (counted), as their buckets hold few rows.
     assert len(new) == 1200
     assert result.report["fallback_rows"] <= (0 if kind == "identical" else 120)
     assert np.isfinite(new[["a", "b", "c"]].to_numpy()).all()
