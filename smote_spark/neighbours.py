@@ -144,24 +144,30 @@ def _search(
     n = len(points)
     # A power-of-two scale is exact and keeps squares of values near the float limits
     # (1e300, 1e-300) from overflowing or vanishing; ranks do not depend on it. Centring
-    # keeps the rounding of the fast form small; after both, every value lies in [-2, 2].
+    # on the median keeps the rounding of the fast form small where most rows are (a mean
+    # pulled off a tight cluster by a few far rows would widen every bound there); after
+    # both, every value lies in [-2, 2].
     unit = _power_of_two_scale(points)
     points = points / unit
     # Distance columns that overflowed (inf, from scaling values near the float limit) still
     # rank; no warning.
     with np.errstate(over="ignore", invalid="ignore"):
-        centred = points - points.mean(axis=0)
+        centred = points - np.median(points, axis=0)
         squares = np.einsum("ij,ij->i", centred, centred)
         # The fast form runs in float32 (twice the speed of float64): it only picks candidates.
         fast = centred.astype(np.float32)
         doubled = -2.0 * fast  # exact: a power of two
-        fast_squares = squares.astype(np.float32)
-        # Worst rounding of the float32 form against the exact squared distance, with room
-        # to spare: relative to |a|^2 + |b|^2, plus what underflow can lose in each product.
+        # Worst rounding of the float32 form for a pair (a, b), with room to spare: at most
+        # slack(a) + slack(b), each relative to its row's square, plus what underflow can
+        # lose in each product. Per row, not the largest: a far row in the block must not
+        # widen the bound of every other.
         f32 = np.finfo(np.float32)
         d = points.shape[1]
-        tolerance = 8.0 * (d + 2) * float(f32.eps) * (squares + squares.max())
-        tolerance += 8.0 * (d + 2) * float(f32.tiny)
+        slack = 8.0 * (d + 2) * (float(f32.eps) * squares + float(f32.tiny))
+        # |b|^2 + slack(b) makes the form an upper bound of the exact value (less slack(a)),
+        # |b|^2 - slack(b) a lower bound (plus slack(a)).
+        above = (squares + slack).astype(np.float32)
+        below = (squares - slack).astype(np.float32)
     sample = min(n, max(_SAMPLE_COLUMNS, 4 * (kept + 1)))
     block = max(1, _BLOCK_CELLS // n)
     positions = np.empty((len(queries), kept), np.int64)
@@ -174,11 +180,18 @@ def _search(
             # |b|^2 - 2ab ranks like the squared distance (|a|^2 is constant per row);
             # computed in place, as this block is where exact mode spends its time.
             d2 = np.matmul(doubled[rows], fast.T, out=buffer[: len(rows)])
-            d2 += fast_squares
+            # The k-th smallest upper bound among the sample columns bounds the k-th
+            # nearest; every row whose lower bound is within it (widened by the query's own
+            # slack, twice) is a candidate.
+            upper = d2[:, :sample] + above[:sample]
+            own = np.flatnonzero(rows < sample)
+            upper[own, rows[own]] = np.inf
+            upper.partition(kept - 1, axis=1)  # in place: upper is a fresh array
+            bound = upper[:, kept - 1]
+            d2 += below
             d2[np.arange(len(rows)), rows] = np.inf
-            bound = np.partition(d2[:, :sample], kept - 1, axis=1)[:, kept - 1]
             # Rounded up to the next float32, so that the comparison loses nothing.
-            limit = (bound.astype(np.float64) + tolerance[rows]).astype(np.float32)
+            limit = (bound.astype(np.float64) + 2.0 * slack[rows]).astype(np.float32)
             limit = np.nextafter(limit, np.float32(np.inf))
             # Row-major flat positions: numpy finds them far faster than 2-D ones.
             flat = np.flatnonzero(d2 <= limit[:, None])

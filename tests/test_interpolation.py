@@ -81,6 +81,7 @@ def _brute_force(points, keys, k):
         "few values",
         "zeros of both signs",
         "some rows with k copies, some with fewer",
+        "a tight cluster and far rows",
     ],
 )
 def test_nearest_neighbours_are_the_exact_k_nearest_with_ties_by_key(name):
@@ -93,6 +94,10 @@ def test_nearest_neighbours_are_the_exact_k_nearest_with_ties_by_key(name):
         "few values": rng.integers(0, 5, size=(5000, 2)).astype(float),
         # 0.0 and -0.0 are at distance 0: copies, whatever their bits.
         "zeros of both signs": rng.choice([0.0, -0.0, 1.0], size=(3000, 2)),
+        # Most rows within 1e-3 of a point, a few far away.
+        "a tight cluster and far rows": np.vstack(
+            [1.5 + rng.normal(0, 1e-3, size=(1800, 20)), rng.normal(0, 1.5, size=(200, 20))]
+        ),
         "some rows with k copies, some with fewer": rng.permutation(
             np.vstack(
                 [
