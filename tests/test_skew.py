@@ -10,7 +10,7 @@ import pytest
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from smote_spark import oversample
+from smote_spark import neighbours, oversample
 from smote_spark.neighbours import (
     bucket_members,
     leaves,
@@ -92,3 +92,37 @@ def test_skewed_classes_are_searched_in_groups_no_larger_than_the_cap(
     assert np.isfinite(new[["a", "b", "c"]].to_numpy()).all()
     if kind == "identical":
         assert (new[["a", "b", "c"]].to_numpy() == [1.5, -2.0, 0.25]).all()
+
+
+def test_groups_fitted_on_a_sample_give_the_same_rows_whatever_the_partitioning(
+    spark: SparkSession, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A sample of 64 rows and groups of about 100: the class is cut by sample-fitted trees,
+    # as a class of millions of rows is.
+    monkeypatch.setattr(neighbours, "_TREE_SAMPLE_ROWS", 64)
+    monkeypatch.setattr(neighbours, "_GROUP_VALUES", 300)
+    rng = np.random.default_rng(8)
+    frame = pd.DataFrame(rng.normal(size=(700, 3)), columns=["a", "b", "c"])
+    frame["y"] = [1] * 600 + [0] * 100
+    df = spark.createDataFrame(frame)
+    before = spark.conf.get("spark.sql.shuffle.partitions")
+    outputs = []
+    try:
+        for partitions in (1, 7):
+            spark.conf.set("spark.sql.shuffle.partitions", str(partitions))
+            out = oversample(
+                df.orderBy(F.rand(partitions)).repartition(partitions + 2),
+                label_col="y",
+                minority_label=1,
+                percentage=100,
+                seed=13,
+                neighbour_mode="lsh",
+                max_bucket_size=40,
+            )
+            assert out.report["buckets"]["group_rows"] == 100
+            outputs.append(sorted(tuple(row) for row in out.dataframe.collect()))
+    finally:
+        spark.conf.set("spark.sql.shuffle.partitions", before)
+
+    assert len(outputs[0]) == 1300
+    assert outputs[0] == outputs[1]
