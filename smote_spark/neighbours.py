@@ -315,19 +315,18 @@ def bucket_members(
 ) -> DataFrame:
     """One row per (row, table): ``key``, the search columns, ``table`` and ``group`` (its
     LSH bucket in that table, cut to about ``plan.group_rows`` rows; see `GroupTrees`)."""
-    assembled = VectorAssembler(inputCols=names, outputCol="_vector").transform(minority)
+    assemble = VectorAssembler(inputCols=names, outputCol="_vector")
     model = BucketedRandomProjectionLSH(
         inputCol="_vector",
         outputCol="_hashes",
         bucketLength=plan.bucket_length,
         numHashTables=plan.tables,
         seed=seed,
-    ).fit(assembled)
+    ).fit(assemble.transform(minority))
     buckets = [f"_b{t}" for t in range(plan.tables)]
 
     def hashed(frame: DataFrame) -> DataFrame:
-        vectors = VectorAssembler(inputCols=names, outputCol="_vector").transform(frame)
-        return model.transform(vectors).select(
+        return model.transform(assemble.transform(frame)).select(
             "key",
             *names,
             *(_bucket_number(F.col("_hashes")[t]).alias(b) for t, b in enumerate(buckets)),
