@@ -408,7 +408,9 @@ class GroupTrees:
             table_dirs = rng.standard_normal((_MAX_LEVELS, points.shape[1]))
             cuts: dict[int, float] = {}
             stack = []
-            for bucket in np.unique(buckets[:, t]):
+            # Only buckets large enough to cut (a narrow bucket_length makes many small ones).
+            values, counts = np.unique(buckets[:, t], return_counts=True)
+            for bucket in values[counts * scale > group_rows]:
                 stack.append((np.flatnonzero(buckets[:, t] == bucket), int(bucket), 1, 0))
             while stack:
                 idx, bucket, path, depth = stack.pop()
